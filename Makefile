@@ -1,0 +1,34 @@
+# `make demo` and `make test` work on a fresh machine: they create .venv and install what they need.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.probust-installed
+# The CPU build of torch: an unpinned `torch` would pull a multi-GB CUDA build.
+TORCH  ?= torch==2.13.0
+
+.PHONY: install demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/probust evaluate --model mnist-cnn --dataset mnist --indices 0:10 \
+		--perturbation uniform-linf:eps=0.1,clip=0:1 --estimator mc --budget 20000 --confidence 0.99 --seed 0
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) benchmarks/mc_throughput.py
+	$(PY) benchmarks/sequential_samples.py
+	$(PY) benchmarks/interval_coverage.py
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

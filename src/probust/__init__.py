@@ -1,0 +1,40 @@
+"""probust: measure, certify and improve the probabilistic robustness of deep-learning models."""
+
+from . import estimators, perturbations, properties, zoo
+from .api import certify, estimate
+from .errors import (
+    ConfigurationError,
+    DataError,
+    InputError,
+    ModelError,
+    ModelLoadError,
+    ProbustError,
+)
+from .intervals import binomial_ci, sample_size
+from .properties import LabelChange, RegressionTolerance, TopK
+from .result import CertifyResult, ConfidenceInterval, Result
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CertifyResult",
+    "ConfidenceInterval",
+    "ConfigurationError",
+    "DataError",
+    "InputError",
+    "LabelChange",
+    "ModelError",
+    "ModelLoadError",
+    "ProbustError",
+    "RegressionTolerance",
+    "Result",
+    "TopK",
+    "binomial_ci",
+    "certify",
+    "estimate",
+    "estimators",
+    "perturbations",
+    "properties",
+    "sample_size",
+    "zoo",
+]

@@ -1,0 +1,45 @@
+"""Seeds and random streams.
+
+All randomness in probust descends from one integer *entropy* per call (the user's ``seed``).
+Random numbers are drawn in fixed-size **blocks**, each from its own ``torch.Generator`` whose
+state is derived from ``(entropy, stream, block_index)`` with :class:`numpy.random.SeedSequence`.
+Because the block size is a constant (not the batch size) and blocks are generated on the CPU,
+the same seed gives the same samples whatever the batch size or the device the model runs on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .errors import ConfigurationError
+
+#: Number of latent samples drawn per random block (independent of the model's batch size).
+BLOCK_SIZE = 256
+
+def resolve_seed(seed: int | torch.Generator | None) -> int:
+    """Turn the user's ``seed`` argument into a non-negative integer entropy.
+
+    ``None`` draws fresh OS entropy (recorded in the result, so the run can be repeated);
+    a ``torch.Generator`` is consumed once to produce the entropy.
+    """
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % (2**63))
+    if isinstance(seed, torch.Generator):
+        return int(torch.randint(0, 2**62, (1,), generator=seed).item())
+    if isinstance(seed, (bool, float)) or not isinstance(seed, (int, np.integer)):
+        raise ConfigurationError(f"seed must be an int, a torch.Generator or None, got {seed!r}")
+    if seed < 0:
+        raise ConfigurationError(f"seed must be non-negative, got {seed}")
+    return int(seed)
+
+
+def derive_seed(entropy: int, *keys: int) -> int:
+    """A 63-bit seed for the child stream ``keys`` of ``entropy`` (e.g. one input of a campaign)."""
+    state = np.random.SeedSequence(entropy, spawn_key=tuple(int(k) for k in keys)).generate_state(2, np.uint64)
+    return int((int(state[0]) << 1 ^ int(state[1])) % (2**63))
+
+
+def block_generator(entropy: int, stream: int, block: int) -> torch.Generator:
+    """CPU generator of random block ``block`` in stream ``stream``."""
+    return torch.Generator().manual_seed(derive_seed(entropy, stream, block))

@@ -1,0 +1,40 @@
+"""Exceptions raised by probust.
+
+Every error a user can cause derives from :class:`ProbustError`; its message says what is wrong
+*and* what to change. The CLI turns any ``ProbustError`` into exit code 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "DataError",
+    "InputError",
+    "ModelError",
+    "ModelLoadError",
+    "ProbustError",
+]
+
+
+class ProbustError(Exception):
+    """Base class of every error caused by the user's input, configuration or files."""
+
+
+class ConfigurationError(ProbustError, ValueError):
+    """An argument has an invalid value (negative radius, unknown estimator, bad confidence...)."""
+
+
+class InputError(ProbustError, ValueError):
+    """The input ``x`` does not fit the model or the perturbation (shape, range, dtype)."""
+
+
+class ModelError(ProbustError, RuntimeError):
+    """The model returned something unusable (NaN/Inf, wrong shape) or raised while evaluating."""
+
+
+class ModelLoadError(ProbustError, OSError):
+    """A model file is missing, corrupt, or in an unsupported format."""
+
+
+class DataError(ProbustError, OSError):
+    """A data set or input file is missing, corrupt, or in an unsupported format."""

@@ -1,0 +1,25 @@
+"""Estimators of the failure probability, one file per algorithm, selected by registry name."""
+
+from __future__ import annotations
+
+from ..errors import ConfigurationError
+from ._base import Estimator, Outcome
+from .monte_carlo import MonteCarlo
+from .sequential import SequentialCertifier
+
+#: Registry: name -> estimator class (constructed with default hyper-parameters when named by string).
+ESTIMATORS: dict[str, type[Estimator]] = {cls.name: cls for cls in (MonteCarlo,)}
+
+
+def get_estimator(estimator: str | Estimator) -> Estimator:
+    """An estimator instance from a registry name (default hyper-parameters) or an instance."""
+    if isinstance(estimator, Estimator):
+        return estimator
+    if estimator not in ESTIMATORS:
+        raise ConfigurationError(
+            f"unknown estimator {estimator!r}; choose one of {sorted(ESTIMATORS)} or pass an Estimator instance"
+        )
+    return ESTIMATORS[estimator]()
+
+
+__all__ = ["ESTIMATORS", "Estimator", "MonteCarlo", "Outcome", "SequentialCertifier", "get_estimator"]

@@ -1,0 +1,53 @@
+"""Simple Monte Carlo with exact or concentration-bound intervals.
+
+The estimator of the PRoA / PROVERO / PRBench line of work (Zhang et al. ECML'23; Baluta et al.
+ICSE'21): draw x'_1..x'_n ~ Pr(.|x) i.i.d., count failures k, report p_hat = k / n with a
+binomial interval (see :mod:`probust.intervals`):
+
+    for each batch of latents z:            # batched; random numbers depend only on the seed
+        k += #{ i : score(apply(x, z_i)) > 0 }
+    return k / n, interval(k, n, confidence)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from ..errors import ConfigurationError
+from ..intervals import METHODS, Method, binomial_ci
+from ..querying import Oracle
+from ..result import Sided
+from ._base import Estimator, Outcome
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MonteCarlo(Estimator):
+    """Plain Monte Carlo estimate with a binomial confidence interval.
+
+    Parameters
+    ----------
+    interval
+        ``"clopper-pearson"`` (exact, default), ``"wilson"``, ``"hoeffding"`` or ``"jeffreys"``.
+    sided
+        ``"two-sided"`` (default) or ``"upper"`` for a one-sided upper bound on the failure probability.
+    """
+
+    interval: Method = "clopper-pearson"
+    sided: Sided = "two-sided"
+    name = "mc"
+
+    def __post_init__(self) -> None:
+        if self.interval not in METHODS:
+            raise ConfigurationError(f"unknown interval method {self.interval!r}; choose one of {METHODS}")
+
+    def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
+        latents = oracle.latent_stream(entropy)
+        n, k = oracle.budget, 0
+        max_score = -math.inf
+        for start in range(0, n, oracle.batch_size):
+            scores = oracle.scores(latents.take(min(oracle.batch_size, n - start)))
+            k += int((scores > 0).sum())
+            max_score = max(max_score, float(scores.max()))
+        ci = binomial_ci(k, n, confidence, self.interval, self.sided)
+        return Outcome(k / n, ci, diagnostics={"n_failures": k, "n_samples": n, "max_score": max_score})

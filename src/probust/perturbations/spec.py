@@ -1,0 +1,53 @@
+"""Parse CLI perturbation specs such as ``uniform-linf:eps=0.1,clip=0:1``."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..errors import ConfigurationError
+from ._base import Perturbation
+from .gaussian import Gaussian, TruncatedGaussian
+from .uniform_l2 import UniformL2
+from .uniform_linf import UniformLinf
+
+PERTURBATIONS: dict[str, type[Perturbation]] = {
+    cls.spec_name: cls for cls in (UniformLinf, UniformL2, Gaussian, TruncatedGaussian)
+}
+
+
+def _example(cls: type[Perturbation]) -> str:
+    keys = [f.name for f in dataclasses.fields(cls) if f.name != "clip" and f.default is dataclasses.MISSING]
+    return f"{cls.spec_name}:" + ",".join(f"{k}=..." for k in keys)
+
+
+def parse_perturbation(spec: str) -> Perturbation:
+    """Build a perturbation from ``name:key=value,...``; ``clip=lo:hi`` sets the valid input range.
+
+    Examples
+    --------
+    >>> parse_perturbation("gaussian:sigma=0.25,clip=0:1")
+    Gaussian(clip=(0.0, 1.0), sigma=0.25)
+    """
+    name, _, body = spec.strip().partition(":")
+    if name not in PERTURBATIONS:
+        known = ", ".join(_example(c) for c in PERTURBATIONS.values())
+        raise ConfigurationError(f"unknown perturbation {name!r} in {spec!r}; known: {known}")
+    cls = PERTURBATIONS[name]
+    fields = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, object] = {}
+    for item in filter(None, body.split(",")):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in fields:
+            raise ConfigurationError(
+                f"bad parameter {item!r} in perturbation spec {spec!r}; expected key=value with key in "
+                f"{sorted(fields)}, e.g. {_example(cls)}"
+            )
+        try:
+            kwargs[key] = tuple(float(v) for v in value.split(":")) if key == "clip" else float(value)
+        except ValueError:
+            raise ConfigurationError(f"parameter {key!r} in {spec!r} is not a number: {value!r}") from None
+    try:
+        return cls(**kwargs)
+    except TypeError:
+        raise ConfigurationError(f"perturbation spec {spec!r} is incomplete; expected {_example(cls)}") from None

@@ -1,0 +1,131 @@
+"""What a failure is: a continuous score per model output, failure <=> score > 0.
+
+A continuous score (rather than a 0/1 indicator) is what level-splitting and gradient-based
+estimators need: they push samples towards larger scores. Each property is a frozen value object;
+``resolve`` fills in what depends on the clean input (the reference label, the reference output).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+
+import torch
+
+from .errors import ConfigurationError, ModelError
+
+
+def _strict(score: torch.Tensor) -> torch.Tensor:
+    """Count an exact tie as a failure: the reference class must win strictly.
+
+    ``argmax`` breaks ties by index, so a tie may or may not change the predicted label depending on
+    class order; counting every tie as a failure is deterministic and conservative.
+    """
+    return torch.where(score == 0, torch.finfo(score.dtype).tiny, score)
+
+
+class Property(ABC):
+    """A failure criterion on model outputs: ``score(outputs) > 0`` marks a failure."""
+
+    def resolve(self, clean_output: torch.Tensor) -> Property:
+        """Return a copy with its reference filled from the clean output ``(1, ...)``; default: itself."""
+        return self
+
+    @abstractmethod
+    def score(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Failure scores, one per row of ``outputs`` (batch first); failure <=> score > 0."""
+
+    def describe(self) -> str:
+        """Compact description recorded in results, e.g. ``label-change:label=7``."""
+        fields = ",".join(f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self))  # type: ignore[arg-type]
+        return f"{self.name}:{fields}"  # type: ignore[attr-defined]
+
+
+def _check_logits(outputs: torch.Tensor, label: int | None) -> None:
+    if outputs.ndim != 2 or outputs.shape[1] < 2:
+        raise ModelError(
+            f"a classification property needs logits of shape (batch, n_classes >= 2), got {tuple(outputs.shape)}"
+        )
+    if label is not None and not 0 <= label < outputs.shape[1]:
+        raise ConfigurationError(f"label {label} is out of range for a model with {outputs.shape[1]} classes")
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelChange(Property):
+    """The predicted label differs from ``label`` (Definition 1).
+
+    score = max_{j != y} z_j - z_y, the logit margin of the best other class over the reference
+    class y (Webb et al. ICLR'19). ``label=None`` takes the model's own prediction at the clean input.
+    """
+
+    label: int | None = None
+    name = "label-change"
+
+    def resolve(self, clean_output: torch.Tensor) -> LabelChange:
+        _check_logits(clean_output, self.label)
+        return self if self.label is not None else LabelChange(int(clean_output[0].argmax()))
+
+    def score(self, outputs: torch.Tensor) -> torch.Tensor:
+        _check_logits(outputs, self.label)
+        ref = outputs[:, self.label]
+        others = outputs.clone()
+        others[:, self.label] = -torch.inf
+        return _strict(others.amax(1) - ref)
+
+
+@dataclasses.dataclass(frozen=True)
+class TopK(Property):
+    """The reference label drops out of the top ``k`` classes.
+
+    score = (k-th largest logit among the other classes) - z_y: positive exactly when k other
+    classes beat the reference.
+    """
+
+    k: int = 1
+    label: int | None = None
+    name = "top-k"
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise ConfigurationError(f"top-k needs k >= 1, got {self.k}")
+
+    def resolve(self, clean_output: torch.Tensor) -> TopK:
+        _check_logits(clean_output, self.label)
+        if self.k >= clean_output.shape[1]:
+            raise ConfigurationError(f"top-k needs k < n_classes = {clean_output.shape[1]}, got k={self.k}")
+        return self if self.label is not None else TopK(self.k, int(clean_output[0].argmax()))
+
+    def score(self, outputs: torch.Tensor) -> torch.Tensor:
+        _check_logits(outputs, self.label)
+        others = outputs.clone()
+        others[:, self.label] = -torch.inf
+        return _strict(others.topk(self.k, dim=1).values[:, -1] - outputs[:, self.label])
+
+
+@dataclasses.dataclass(frozen=True)
+class RegressionTolerance(Property):
+    """The output moves more than ``tolerance`` (max-norm) from the reference output.
+
+    score = ||f(x') - f(x)||_inf - tolerance; ``reference=None`` uses the clean output f(x).
+    A change of exactly ``tolerance`` is within tolerance (not a failure).
+    """
+
+    tolerance: float
+    reference: tuple[float, ...] | None = None
+    name = "regression-tolerance"
+
+    def __post_init__(self) -> None:
+        if not self.tolerance > 0:
+            raise ConfigurationError(f"tolerance must be > 0, got {self.tolerance!r}")
+
+    def resolve(self, clean_output: torch.Tensor) -> RegressionTolerance:
+        if self.reference is not None:
+            return self
+        return RegressionTolerance(self.tolerance, tuple(clean_output[0].flatten().tolist()))
+
+    def score(self, outputs: torch.Tensor) -> torch.Tensor:
+        ref = torch.tensor(self.reference, dtype=outputs.dtype, device=outputs.device)
+        flat = outputs.flatten(1)
+        if flat.shape[1] != ref.numel():
+            raise ModelError(f"model output has {flat.shape[1]} values per input, reference has {ref.numel()}")
+        return (flat - ref).abs().amax(1) - self.tolerance

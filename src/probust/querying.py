@@ -1,0 +1,238 @@
+"""The model behind one door: device, dtype, batching, query counting and output checks.
+
+Estimators never touch the model. They ask an :class:`Oracle` for the failure scores of latent
+points; the oracle pushes the latents through the perturbation, evaluates the model in batches
+under ``torch.inference_mode`` (or with gradients when asked), checks every output and counts
+queries. Latent samples come from a :class:`LatentStream`, whose numbers depend only on the seed.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+from . import _rng
+from .errors import ConfigurationError, InputError, ModelError
+from .perturbations import Perturbation
+from .properties import Property
+
+Model = Callable[[torch.Tensor], torch.Tensor]
+
+#: Upper bound on input elements per batch for the default batch size (about 16 MB of float32 input).
+_DEFAULT_BATCH_ELEMENTS = 4_000_000
+_MAX_DEFAULT_BATCH = 1024
+
+
+def default_batch_size(x_numel: int) -> int:
+    """Default batch size: 1024 inputs, fewer for large inputs so one batch of inputs stays near 16 MB."""
+    size = max(1, min(_MAX_DEFAULT_BATCH, _DEFAULT_BATCH_ELEMENTS // max(1, x_numel)))
+    # A multiple of the random block size keeps sampling free of leftover blocks.
+    return size if size < _rng.BLOCK_SIZE else size - size % _rng.BLOCK_SIZE
+
+
+def _model_device_dtype(model: Model) -> tuple[torch.device | None, torch.dtype | None]:
+    if isinstance(model, torch.nn.Module):
+        for p in model.parameters():
+            if p.is_floating_point():
+                return p.device, p.dtype
+    return None, None
+
+
+@contextmanager
+def eval_mode(model: Model) -> Iterator[None]:
+    """Put an ``nn.Module`` in eval mode for the call and restore its modes afterwards.
+
+    The mode is read at call time (not at construction, cf. torchattacks #21) and every module's own
+    flag is restored, since a model may deliberately keep some submodules in train mode.
+    """
+    if not isinstance(model, torch.nn.Module):
+        yield
+        return
+    modes = [(m, m.training) for m in model.modules()]
+    if model.training:
+        warnings.warn(
+            "the model is in train mode; probust evaluates it in eval mode (dropout off, batch-norm statistics "
+            "frozen) and restores the mode afterwards. Call model.eval() to silence this warning.",
+            stacklevel=5,  # the caller of probust.estimate / certify
+        )
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+class LatentStream:
+    """Latent samples of one perturbation, drawn block by block from seeded CPU generators.
+
+    ``take(n)`` returns the next ``n`` samples. Sample ``i`` is always the same number for a given
+    ``(entropy, stream)``, however the requests are split into batches.
+    """
+
+    def __init__(self, perturbation: Perturbation, x_shape: tuple[int, ...], entropy: int, stream: int = 0):
+        self._perturbation, self._x_shape = perturbation, x_shape
+        self._entropy, self._stream = entropy, stream
+        self._block = 0
+        self._buffer: list[torch.Tensor] = []
+        self._buffered = 0
+
+    def take(self, n: int) -> torch.Tensor:
+        while self._buffered < n:
+            gen = _rng.block_generator(self._entropy, self._stream, self._block)
+            self._block += 1
+            block = self._perturbation.sample_latent(_rng.BLOCK_SIZE, self._x_shape, gen)
+            self._buffer.append(block)
+            self._buffered += len(block)
+        out = torch.cat(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
+        self._buffer = [out[n:]] if len(out) > n else []
+        self._buffered = len(out) - n
+        return out[:n]
+
+
+class Oracle:
+    """Failure scores of latent points for one model, input, perturbation and property.
+
+    Parameters
+    ----------
+    model
+        ``torch.nn.Module`` or any callable mapping a batch of inputs to a batch of outputs
+        (NumPy outputs are accepted and converted).
+    x
+        One input, without batch dimension.
+    perturbation, failure
+        The input model and the failure criterion (resolved against the clean output here).
+    budget
+        Maximum number of perturbed-input queries; exceeding it is a bug in the estimator.
+    batch_size, device, dtype
+        Where and how the model runs; defaults come from the model's parameters (else ``x``).
+    progress
+        Called with the number of new queries after every batch.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        x: torch.Tensor,
+        perturbation: Perturbation,
+        failure: Property,
+        *,
+        budget: int,
+        batch_size: int | None = None,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+        progress: Callable[[int], None] | None = None,
+    ):
+        if not callable(model):
+            raise ConfigurationError(f"model must be a torch.nn.Module or a callable, got {type(model).__name__}")
+        if not isinstance(x, torch.Tensor):
+            x = torch.as_tensor(np.asarray(x))
+        if not x.is_floating_point():
+            x = x.to(torch.get_default_dtype())
+        if x.ndim == 0 or x.numel() == 0:
+            raise InputError(f"x must be one non-empty input without batch dimension, got shape {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise InputError("x contains NaN or Inf values; clean the input before estimating")
+        if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1):
+            raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
+        perturbation.check_input(x)
+        model_device, model_dtype = _model_device_dtype(model)
+        self.device = torch.device(device) if device is not None else (model_device or x.device)
+        self.dtype = dtype or model_dtype or x.dtype
+        self.model = model
+        self.x = x.to(self.device, self.dtype)
+        self.perturbation = perturbation
+        self.budget = int(budget)
+        self.batch_size = int(batch_size) if batch_size is not None else default_batch_size(x.numel())
+        self.n_queries = 0
+        self._progress = progress
+        self.clean_output = self._reference_output()
+        self.failure = failure.resolve(self.clean_output)
+        self.clean_score = float(self.failure.score(self.clean_output)[0])
+
+    @property
+    def x_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape)
+
+    @property
+    def remaining(self) -> int:
+        return self.budget - self.n_queries
+
+    def latent_stream(self, entropy: int, stream: int = 0) -> LatentStream:
+        return LatentStream(self.perturbation, self.x_shape, entropy, stream)
+
+    def _reference_output(self) -> torch.Tensor:
+        """Model output at the clean input (not counted as a query: it defines the reference)."""
+        try:
+            with torch.inference_mode():
+                out = self.model(self.x.unsqueeze(0))
+        except (RuntimeError, ValueError, TypeError, IndexError) as err:
+            raise InputError(
+                f"the model rejected an input of shape {self.x_shape} (batched as {(1, *self.x_shape)}): {err}. "
+                "Pass x as ONE input without a batch dimension, in the shape the model expects."
+            ) from err
+        return self._check(out, 1)
+
+    def _check(self, out: object, n: int) -> torch.Tensor:
+        if not isinstance(out, torch.Tensor):
+            try:
+                out = torch.as_tensor(np.asarray(out))
+            except (TypeError, ValueError) as err:
+                raise ModelError(f"the model returned {type(out).__name__}, not a tensor or array") from err
+        if out.ndim == 0 or out.shape[0] != n:
+            raise ModelError(
+                f"the model returned shape {tuple(out.shape)} for a batch of {n} inputs; "
+                "it must return one output row per input (batch dimension first)"
+            )
+        if not torch.isfinite(out).all():
+            raise ModelError(
+                "the model returned NaN or Inf outputs; check the model and its input range "
+                f"(perturbation {self.perturbation.to_spec()})"
+            )
+        return out
+
+    def _reserve(self, n: int) -> None:
+        if n > self.remaining:
+            raise RuntimeError(f"estimator bug: {n} queries requested with {self.remaining} left of the budget")
+
+    def _forward(self, z: torch.Tensor) -> torch.Tensor:
+        out = self._check(self.model(self.perturbation.apply(self.x, z)), len(z))
+        self.n_queries += len(z)
+        if self._progress is not None:
+            self._progress(len(z))
+        return self.failure.score(out)
+
+    def scores(self, z: torch.Tensor) -> torch.Tensor:
+        """Failure scores (float64, on the CPU) of latent points ``z``; costs ``len(z)`` queries."""
+        self._reserve(len(z))
+        out = []
+        with torch.inference_mode():
+            for chunk in z.split(self.batch_size):
+                out.append(self._forward(chunk.to(self.device)).double().cpu())
+        return torch.cat(out) if out else torch.empty(0, dtype=torch.float64)
+
+    def scores_and_grads(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Failure scores and their gradients with respect to ``z``; costs ``len(z)`` queries."""
+        self._reserve(len(z))
+        scores, grads = [], []
+        for chunk in z.split(self.batch_size):
+            zc = chunk.to(self.device, self.dtype).requires_grad_(True)
+            s = self._forward(zc)
+            (g,) = torch.autograd.grad(s.sum(), zc)
+            scores.append(s.detach().double().cpu())
+            grads.append(g.cpu())
+        return torch.cat(scores), torch.cat(grads)
+
+
+def check_budget(budget: object, minimum: int = 1) -> int:
+    """Validate a query budget (a positive integer, possibly written as a float like ``1e5``)."""
+    if isinstance(budget, bool) or not isinstance(budget, (int, float, np.integer)) or not math.isfinite(budget):
+        raise ConfigurationError(f"budget must be a positive integer, got {budget!r}")
+    if int(budget) != budget or budget < minimum:
+        raise ConfigurationError(f"budget must be an integer >= {minimum}, got {budget!r}")
+    return int(budget)

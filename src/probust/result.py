@@ -1,0 +1,178 @@
+"""The frozen, JSON-serialisable result objects shared by every estimator.
+
+Following scipy's ``BinomTestResult``: results are read by attribute, keep their sufficient
+statistics (in ``diagnostics``) and can recompute intervals from them; fields may be added
+in later versions without breaking callers (``schema_version`` tracks the JSON layout).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+SCHEMA_VERSION = 1
+Sided = Literal["two-sided", "upper", "lower"]
+BoundKind = Literal["confidence-interval", "deterministic", "pac"]
+
+
+def jsonable(value: Any) -> Any:
+    """Convert numpy / torch scalars and arrays, tuples and mappings into plain JSON types."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return jsonable(value.detach().cpu().tolist())
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no inf/nan; "inf" / "-inf" / "nan" round-trip through float()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable: {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfidenceInterval:
+    """An interval ``[low, high]`` for a probability, with its confidence level and method.
+
+    ``sided="upper"`` is a one-sided upper bound (``low`` is then 0), the form safety claims use for a
+    failure probability.
+    """
+
+    low: float
+    high: float
+    confidence: float
+    method: str
+    sided: Sided = "two-sided"
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    def complement(self) -> ConfidenceInterval:
+        """The interval for ``1 - p`` (e.g. PR from a failure probability)."""
+        flipped = {"upper": "lower", "lower": "upper"}.get(self.sided, self.sided)
+        return ConfidenceInterval(1.0 - self.high, 1.0 - self.low, self.confidence, self.method, flipped)  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Result:
+    """Estimate of the failure probability ``p = 1 - PR(x)`` of one input under one perturbation.
+
+    Attributes
+    ----------
+    failure_probability
+        Point estimate of ``p``.
+    ci
+        Interval for ``p`` (see ``bound_kind`` for what kind of guarantee it carries).
+    n_queries
+        Model evaluations at perturbed inputs (the clean reference evaluation is not counted).
+    seconds
+        Wall-clock time of the estimation.
+    estimator, params
+        Registry name of the estimator and its hyper-parameters.
+    seed
+        The integer entropy all random numbers were derived from (re-running with it repeats the result).
+    perturbation, failure
+        Spec string of the input model and description of the failure property (with the reference label).
+    diagnostics
+        Method-specific statistics (counts, levels, acceptance rates...). JSON-serialisable.
+    warnings
+        Reasons not to trust the number, if any.
+    bound_kind
+        ``"confidence-interval"`` (statistical, holds with probability ``confidence``), ``"deterministic"``
+        (sound for the model itself) or ``"pac"``.
+    """
+
+    failure_probability: float
+    ci: ConfidenceInterval
+    n_queries: int
+    seconds: float
+    estimator: str
+    params: Mapping[str, Any]
+    seed: int
+    perturbation: str
+    failure: str
+    diagnostics: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    bound_kind: BoundKind = "confidence-interval"
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        for name in ("params", "diagnostics"):
+            object.__setattr__(self, name, MappingProxyType(jsonable(getattr(self, name))))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
+
+    @property
+    def pr(self) -> float:
+        """Probabilistic robustness ``PR(x) = 1 - failure_probability`` (Definition 1)."""
+        return 1.0 - self.failure_probability
+
+    @property
+    def pr_ci(self) -> ConfidenceInterval:
+        """The interval for PR, i.e. ``ci`` mapped through ``p -> 1 - p``."""
+        return self.ci.complement()
+
+    @property
+    def confidence(self) -> float:
+        return self.ci.confidence
+
+    def interval(
+        self, confidence: float | None = None, method: str | None = None, sided: Sided | None = None
+    ) -> ConfidenceInterval:
+        """Recompute the interval from the stored counts with another level, method or sidedness.
+
+        Only for estimators that record ``n_failures`` and ``n_samples`` of i.i.d. sampling.
+        """
+        from .intervals import binomial_ci
+
+        if "n_failures" not in self.diagnostics or "n_samples" not in self.diagnostics:
+            raise ValueError(f"estimator {self.estimator!r} does not keep i.i.d. counts; its interval is fixed")
+        return binomial_ci(
+            self.diagnostics["n_failures"],
+            self.diagnostics["n_samples"],
+            confidence if confidence is not None else self.ci.confidence,
+            method or self.ci.method,  # type: ignore[arg-type]
+            sided or self.ci.sided,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dictionary (``from_dict`` inverts it)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["ci"] = dataclasses.asdict(self.ci)
+        out["kind"] = type(self).__name__
+        return jsonable(out)
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Result:
+        data = dict(data)
+        kind = data.pop("kind", cls.__name__)
+        target = {c.__name__: c for c in (Result, *Result.__subclasses__())}.get(kind, cls)
+        data["ci"] = ConfidenceInterval(**data["ci"])
+        data["warnings"] = tuple(data.get("warnings", ()))
+        return target(**data)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CertifyResult(Result):
+    """Outcome of the sequential decision "is the failure probability <= max_failure?".
+
+    ``decision`` is ``"robust"`` (``p <= max_failure`` at the stated confidence), ``"not robust"``
+    (``p > max_failure`` at the stated confidence) or ``"undecided"`` (the budget ran out first).
+    ``ci`` is the anytime-valid confidence-sequence interval at the stopping time.
+    """
+
+    decision: Literal["robust", "not robust", "undecided"]
+    max_failure: float
