@@ -36,6 +36,8 @@ def resolve_seed(seed: int | torch.Generator | None) -> int:
 
 def derive_seed(entropy: int, *keys: int) -> int:
     """A 63-bit seed for the child stream ``keys`` of ``entropy`` (e.g. one input of a campaign)."""
+    if entropy < 0 or any(k < 0 for k in keys):
+        raise ConfigurationError(f"seeds and stream keys must be non-negative, got {entropy} and {keys}")
     state = np.random.SeedSequence(entropy, spawn_key=tuple(int(k) for k in keys)).generate_state(2, np.uint64)
     return int((int(state[0]) << 1 ^ int(state[1])) % (2**63))
 

@@ -67,7 +67,7 @@ def estimate(
     Examples
     --------
     >>> import torch, probust as pb
-    >>> model = torch.nn.Linear(2, 2)
+    >>> model = torch.nn.Linear(2, 2).eval()
     >>> res = pb.estimate(model, torch.zeros(2), pb.perturbations.Gaussian(sigma=1.0), budget=1000, seed=0)
     >>> 0 <= res.ci.low <= res.failure_probability <= res.ci.high <= 1
     True

@@ -72,26 +72,28 @@ class LatentStream:
     """Latent samples of one perturbation, drawn block by block from seeded CPU generators.
 
     ``take(n)`` returns the next ``n`` samples. Sample ``i`` is always the same number for a given
-    ``(entropy, stream)``, however the requests are split into batches.
+    ``(entropy, stream)``, however the requests are split into batches. (Drawing ahead on a background
+    thread was tried and measured slower: it competes with torch's own threads for the two cores.)
     """
 
     def __init__(self, perturbation: Perturbation, x_shape: tuple[int, ...], entropy: int, stream: int = 0):
         self._perturbation, self._x_shape = perturbation, x_shape
         self._entropy, self._stream = entropy, stream
-        self._block = 0
-        self._buffer: list[torch.Tensor] = []
-        self._buffered = 0
+        self._next_block = 0
+        self._left = torch.empty((0, *perturbation.latent_shape(x_shape)))
 
     def take(self, n: int) -> torch.Tensor:
-        while self._buffered < n:
-            gen = _rng.block_generator(self._entropy, self._stream, self._block)
-            self._block += 1
-            block = self._perturbation.sample_latent(_rng.BLOCK_SIZE, self._x_shape, gen)
-            self._buffer.append(block)
-            self._buffered += len(block)
-        out = torch.cat(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
-        self._buffer = [out[n:]] if len(out) > n else []
-        self._buffered = len(out) - n
+        blocks = range(self._next_block, self._next_block + max(0, math.ceil((n - len(self._left)) / _rng.BLOCK_SIZE)))
+        self._next_block += len(blocks)
+        drawn = [
+            self._perturbation.sample_latent(
+                _rng.BLOCK_SIZE, self._x_shape, _rng.block_generator(self._entropy, self._stream, b)
+            )
+            for b in blocks
+        ]
+        parts = [self._left, *drawn] if len(self._left) else drawn
+        out = torch.cat(parts) if len(parts) > 1 else parts[0]
+        self._left = out[n:]
         return out[:n]
 
 
@@ -142,6 +144,11 @@ class Oracle:
             raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
         perturbation.check_input(x)
         model_device, model_dtype = _model_device_dtype(model)
+        if device is not None and model_device is not None and torch.device(device) != model_device:
+            raise ConfigurationError(
+                f"device={device!r} but the model's parameters are on {model_device}; move the model first "
+                f"(model.to({str(device)!r})) or leave device unset"
+            )
         self.device = torch.device(device) if device is not None else (model_device or x.device)
         self.dtype = dtype or model_dtype or x.dtype
         self.model = model
@@ -201,7 +208,11 @@ class Oracle:
             raise RuntimeError(f"estimator bug: {n} queries requested with {self.remaining} left of the budget")
 
     def _forward(self, z: torch.Tensor) -> torch.Tensor:
-        out = self._check(self.model(self.perturbation.apply(self.x, z)), len(z))
+        try:
+            out = self.model(self.perturbation.apply(self.x, z))
+        except (RuntimeError, ValueError, TypeError, IndexError) as err:
+            raise ModelError(f"the model raised on a batch of {len(z)} perturbed inputs: {err}") from err
+        out = self._check(out, len(z))
         self.n_queries += len(z)
         if self._progress is not None:
             self._progress(len(z))

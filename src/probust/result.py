@@ -84,6 +84,8 @@ class Result:
         The integer entropy all random numbers were derived from (re-running with it repeats the result).
     perturbation, failure
         Spec string of the input model and description of the failure property (with the reference label).
+    label
+        Reference label of a label-change or top-k property (the model's prediction at x unless given).
     diagnostics
         Method-specific statistics (counts, levels, acceptance rates...). JSON-serialisable.
     warnings
@@ -102,6 +104,7 @@ class Result:
     seed: int
     perturbation: str
     failure: str
+    label: int | None = None
     diagnostics: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     bound_kind: BoundKind = "confidence-interval"

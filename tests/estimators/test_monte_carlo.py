@@ -113,7 +113,7 @@ def test_interval_can_be_recomputed_from_the_counts(linear):
 
 def test_reference_label_defaults_to_the_prediction_and_can_be_given(linear):
     res = pb.estimate(linear.model, linear.x, linear.perturbation, budget=500, seed=0)
-    assert res.failure == "label-change:label=0"
+    assert res.failure == "label-change:label=0" and res.label == 0
     other = pb.estimate(linear.model, linear.x, linear.perturbation, budget=500, seed=0, label=1)
     assert other.failure_probability == pytest.approx(1 - res.failure_probability)
 
@@ -185,6 +185,28 @@ def test_bad_inputs_raise_clear_errors(linear, kwargs, error, match):
         warnings.simplefilter("ignore")
         with pytest.raises(error, match=match):
             pb.estimate(args.pop("model"), args.pop("x"), args.pop("perturbation"), **args)
+
+
+class FailsOnLargeBatches(torch.nn.Module):
+    def forward(self, x):
+        if len(x) > 1:
+            raise RuntimeError("out of memory")
+        return torch.zeros(len(x), 2)
+
+
+def test_model_errors_on_perturbed_batches_become_model_errors():
+    with pytest.raises(pb.ModelError, match="raised on a batch of 100 perturbed inputs: out of memory"):
+        pb.estimate(FailsOnLargeBatches().eval(), torch.zeros(3), Gaussian(sigma=0.1), budget=100, seed=0)
+
+
+def test_device_that_differs_from_the_model_is_rejected(linear):
+    with pytest.raises(pb.ConfigurationError, match="move the model first"):
+        pb.estimate(linear.model, linear.x, linear.perturbation, budget=10, device="meta")
+
+
+def test_label_and_failure_together_are_rejected(linear):
+    with pytest.raises(pb.ConfigurationError, match="not both"):
+        pb.estimate(linear.model, linear.x, linear.perturbation, budget=10, label=0, failure=pb.LabelChange(0))
 
 
 def test_unknown_interval_method_lists_the_choices():

@@ -99,10 +99,23 @@ def test_spec_round_trip(pert):
     assert parse_perturbation(pert.to_spec()) == pert
 
 
-def test_log_prob_is_standard_normal():
+def test_log_prob_of_the_latent_base_laws():
     z = torch.randn(5, 3, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     expected = stats.norm.logpdf(z.flatten(1).numpy()).sum(1)
-    np.testing.assert_allclose(UniformLinf.log_prob(z).numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(Gaussian(sigma=1.0).log_prob(z).numpy(), expected, rtol=1e-12)
+    u = torch.rand(4, 3)
+    u[3, 1] = 1.5
+    assert UniformLinf(eps=0.1).log_prob(u).tolist() == [0.0, 0.0, 0.0, -math.inf]
+
+
+@pytest.mark.parametrize("pert", ALL, ids=lambda p: p.to_spec())
+def test_latent_from_normal_gives_the_same_law(pert):
+    """Gaussian-space estimators drive every family through latent_from_normal: same law of x'."""
+    x = torch.zeros(6, dtype=torch.float64)
+    g = torch.randn((N, *pert.latent_shape(x.shape)), generator=torch.Generator().manual_seed(3))
+    via_normal = (pert.apply(x, pert.latent_from_normal(g)) - x)[:, 0].numpy()
+    direct = draw(pert, x_shape=(6,), seed=4)[:, 0]
+    assert stats.ks_2samp(via_normal, direct).pvalue > KS_P
 
 
 def test_clip_is_applied_and_inputs_outside_clip_are_rejected():
@@ -127,9 +140,13 @@ def test_clip_is_applied_and_inputs_outside_clip_are_rejected():
         ("uniform-linf:sigma=0.1", "bad parameter"),
         ("uniform-linf:eps=0.1,clip=1:0", "clip"),
         ("truncated-gaussian:sigma=1,eps=1,p=1", "p=2 or p=inf"),
+        ("uniform-linf:eps=0.1,clip=0", "pair"),
+        ("uniform-linf:eps=0.1,clip=0:1:2", "pair"),
+        ("gaussian:sigma=0.1,sigma=0.2", "given twice"),
     ],
 )
 def test_bad_specs_are_rejected_with_a_clear_message(spec, match):
+    """Every bad spec raises ConfigurationError (the CLI's exit code 2), never a bare ValueError."""
     with pytest.raises(ConfigurationError, match=match):
         parse_perturbation(spec)
 
@@ -141,3 +158,7 @@ def test_latent_stream_does_not_depend_on_request_sizes():
     pieces = torch.cat([stream.take(k) for k in (1, 255, 256, 300, 188)])
     assert torch.equal(whole, pieces)
     assert not torch.equal(whole, LatentStream(pert, (7,), entropy=124).take(1000))
+
+
+def test_spec_tolerates_spaces():
+    assert parse_perturbation(" uniform-linf : eps=0.1 , clip=0:1") == UniformLinf(eps=0.1, clip=(0, 1))

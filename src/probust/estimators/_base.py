@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import torch
 
 from .. import _rng
+from ..errors import ConfigurationError
 from ..intervals import check_confidence
 from ..perturbations import Perturbation, parse_perturbation
 from ..properties import LabelChange, Property
@@ -75,7 +76,7 @@ class Estimator(ABC):
         if failure is None:
             failure = LabelChange(label)
         elif label is not None:
-            raise ValueError("pass either label= or failure=, not both (a failure property carries its own label)")
+            raise ConfigurationError("pass either label= or failure=, not both (a failure property carries its label)")
         entropy = _rng.resolve_seed(seed)
         start = time.perf_counter()
         with eval_mode(model):
@@ -94,6 +95,7 @@ class Estimator(ABC):
             seed=entropy,
             perturbation=perturbation.to_spec(),
             failure=oracle.failure.describe(),
+            label=getattr(oracle.failure, "label", None),
             diagnostics={"clean_score": oracle.clean_score, **outcome.diagnostics},
             warnings=outcome.warnings,
             bound_kind=outcome.bound_kind,

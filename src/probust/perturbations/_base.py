@@ -1,10 +1,15 @@
-"""The input model Pr(.|x) of Definition 1, as a pushforward of a standard normal latent.
+"""The input model Pr(.|x) of Definition 1, as a pushforward of a simple latent base law.
 
-Every perturbation draws a latent ``z ~ N(0, I)`` of a shape it chooses and maps it
-deterministically to ``x' = clip(x + displacement(z))``. A single latent law for every family
-means that Markov-chain kernels (preconditioned Crank-Nicolson, Langevin, HMC) and importance
-sampling proposals written once in latent space work for every perturbation, and that
-``apply`` is differentiable in ``z`` for gradient-informed estimators.
+Every perturbation draws a latent ``z`` from a standard law -- the normal N(0, I) or the uniform
+U(0, 1)^m, as it declares in ``latent_law`` -- of a shape it chooses, and maps it deterministically to
+``x' = clip(x + displacement(z))``, differentiable in ``z``. Estimators that move in Gaussian coordinates
+(preconditioned Crank-Nicolson, Langevin, HMC, shifted importance proposals) call
+``latent_from_normal(g)``, which is the identity for normal latents and the normal CDF for uniform ones,
+so one kernel written in Gaussian space serves every perturbation.
+
+Why not a normal latent everywhere: for uniform noise the normal-CDF map costs a normal draw plus an
+``erf`` per coordinate, which on a CPU is about a quarter of a small CNN's forward pass; plain Monte
+Carlo, the workhorse, should pay only for the model (``benchmarks/mc_throughput.py``).
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 
 from ..errors import ConfigurationError, InputError
 
 Clip = tuple[float, float] | None
+LatentLaw = Literal["normal", "uniform"]
 
 
 def positive(name: str, value: float) -> float:
@@ -30,7 +36,7 @@ def positive(name: str, value: float) -> float:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Perturbation(ABC):
-    """Base class: a latent standard normal pushed to ``x' = clip(x + displacement(z))``.
+    """Base class: a standard latent ``z`` pushed to ``x' = clip(x + displacement(z))``.
 
     Parameters
     ----------
@@ -43,9 +49,13 @@ class Perturbation(ABC):
 
     #: Name used in the CLI spec string, e.g. ``"uniform-linf"``.
     spec_name: ClassVar[str]
+    #: The latent base law: standard normal N(0, I) or standard uniform U(0, 1)^m.
+    latent_law: ClassVar[LatentLaw] = "normal"
 
     def __post_init__(self) -> None:
         if self.clip is not None:
+            if len(self.clip) != 2:
+                raise ConfigurationError(f"clip must be a pair (lo, hi), got {self.clip!r}")
             lo, hi = (float(c) for c in self.clip)
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
                 raise ConfigurationError(f"clip must be (lo, hi) with finite lo < hi, got {self.clip!r}")
@@ -59,27 +69,40 @@ class Perturbation(ABC):
     def sample_latent(
         self, n: int, x_shape: torch.Size | tuple[int, ...], generator: torch.Generator
     ) -> torch.Tensor:
-        """Draw ``n`` latent samples ``z ~ N(0, I)`` in float32 on the generator's device.
+        """Draw ``n`` latent samples from the base law, in float32 on the generator's device.
 
         Latents are always float32, whatever the model's dtype, so that a seed gives the same samples for
         float32 and float64 models; ``apply`` casts them to the input's dtype.
         """
-        return torch.randn((n, *self.latent_shape(x_shape)), generator=generator, dtype=torch.float32)
+        shape = (n, *self.latent_shape(x_shape))
+        if self.latent_law == "uniform":
+            return torch.rand(shape, generator=generator, dtype=torch.float32)
+        return torch.randn(shape, generator=generator, dtype=torch.float32)
 
-    @staticmethod
-    def log_prob(z: torch.Tensor) -> torch.Tensor:
-        """Log-density of the latent law N(0, I), one value per sample (leading dimension)."""
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """Log-density of the latent base law, one value per sample (leading dimension)."""
         flat = z.flatten(1)
+        if self.latent_law == "uniform":
+            inside = ((flat >= 0) & (flat <= 1)).all(1)
+            return torch.where(inside, 0.0, -torch.inf).to(flat.dtype)
         return -0.5 * (flat * flat).sum(1) - 0.5 * flat.shape[1] * math.log(2 * math.pi)
+
+    def latent_from_normal(self, g: torch.Tensor) -> torch.Tensor:
+        """Latent with the base law from standard normal coordinates ``g`` (identity, or the normal CDF)."""
+        return torch.special.ndtr(g) if self.latent_law == "uniform" else g
 
     # -- pushforward ----------------------------------------------------------------------------
     @abstractmethod
     def displacement(self, z: torch.Tensor, x_shape: tuple[int, ...]) -> torch.Tensor:
         """Map latent samples ``z`` (batch first) to additive perturbations of shape ``(n, *x_shape)``."""
 
+    def shift(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``x + displacement(z)`` as a new tensor; families override it with a fused kernel where it pays."""
+        return x.unsqueeze(0) + self.displacement(z, tuple(x.shape))
+
     def apply(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Perturbed inputs ``x' = clip(x + displacement(z))``, batch first; differentiable in ``z``."""
-        xp = x.unsqueeze(0) + self.displacement(z.to(x.dtype), tuple(x.shape))
+        xp = self.shift(x, z.to(x.dtype))
         return xp if self.clip is None else xp.clamp(*self.clip)
 
     def check_input(self, x: torch.Tensor) -> None:

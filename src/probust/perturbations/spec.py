@@ -28,7 +28,8 @@ def parse_perturbation(spec: str) -> Perturbation:
     >>> parse_perturbation("gaussian:sigma=0.25,clip=0:1")
     Gaussian(clip=(0.0, 1.0), sigma=0.25)
     """
-    name, _, body = spec.strip().partition(":")
+    name, _, body = spec.partition(":")
+    name = name.strip()
     if name not in PERTURBATIONS:
         known = ", ".join(_example(c) for c in PERTURBATIONS.values())
         raise ConfigurationError(f"unknown perturbation {name!r} in {spec!r}; known: {known}")
@@ -38,6 +39,8 @@ def parse_perturbation(spec: str) -> Perturbation:
     for item in filter(None, body.split(",")):
         key, sep, value = item.partition("=")
         key = key.strip()
+        if key in kwargs:
+            raise ConfigurationError(f"parameter {key!r} is given twice in perturbation spec {spec!r}")
         if not sep or key not in fields:
             raise ConfigurationError(
                 f"bad parameter {item!r} in perturbation spec {spec!r}; expected key=value with key in "
