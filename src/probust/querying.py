@@ -149,6 +149,11 @@ class Oracle:
                 f"device={device!r} but the model's parameters are on {model_device}; move the model first "
                 f"(model.to({str(device)!r})) or leave device unset"
             )
+        if dtype is not None and model_dtype is not None and dtype != model_dtype:
+            raise ConfigurationError(
+                f"dtype={dtype} but the model's parameters are {model_dtype}; convert the model first "
+                "(e.g. model.float() or model.double()) or leave dtype unset"
+            )
         self.device = torch.device(device) if device is not None else (model_device or x.device)
         self.dtype = dtype or model_dtype or x.dtype
         self.model = model

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 
 import pytest
@@ -57,15 +56,6 @@ def linear():
     return linear_case("gaussian", 16, 0.2, seed=1)
 
 
-def test_same_seed_same_result_at_any_batch_size(linear):
-    kw = dict(budget=3000, seed=11)
-    a = pb.estimate(linear.model, linear.x, linear.perturbation, **kw)
-    b = pb.estimate(linear.model, linear.x, linear.perturbation, batch_size=97, **kw)
-    c = pb.estimate(linear.model, linear.x, linear.perturbation, batch_size=5000, **kw)
-    assert a.failure_probability == b.failure_probability == c.failure_probability
-    assert a.diagnostics == b.diagnostics == c.diagnostics
-
-
 def test_different_seeds_give_different_samples(linear):
     counts = {pb.estimate(linear.model, linear.x, linear.perturbation, budget=2000, seed=s)
               .diagnostics["n_failures"] for s in range(5)}
@@ -93,15 +83,10 @@ def test_float32_and_float64_see_the_same_samples(linear):
     assert abs(r32.diagnostics["n_failures"] - r64.diagnostics["n_failures"]) <= 1
 
 
-def test_result_is_frozen_and_json_round_trips(linear):
+def test_pr_is_the_complement(linear):
     res = pb.estimate(linear.model, linear.x, linear.perturbation, budget=1000, seed=0)
-    with pytest.raises(AttributeError):
-        res.failure_probability = 0.0  # type: ignore[misc]
-    back = pb.Result.from_dict(json.loads(res.to_json()))
-    assert back == res
-    assert res.pr == 1 - res.failure_probability
+    assert res.pr == 1 - res.failure_probability and res.confidence == 0.95
     assert res.pr_ci.low == pytest.approx(1 - res.ci.high)
-    assert res.confidence == 0.95
 
 
 def test_interval_can_be_recomputed_from_the_counts(linear):
@@ -118,15 +103,6 @@ def test_reference_label_defaults_to_the_prediction_and_can_be_given(linear):
     assert other.failure_probability == pytest.approx(1 - res.failure_probability)
 
 
-def test_train_mode_is_restored_and_warned_about():
-    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 3))
-    model.train()
-    model[1].eval()  # a deliberately mixed state must come back exactly as it was
-    with pytest.warns(UserWarning, match="train mode"):
-        pb.estimate(model, torch.zeros(4), Gaussian(sigma=0.1), budget=100, seed=0)
-    assert model.training and model[0].training and not model[1].training
-
-
 def test_callable_model_is_accepted():
     w = torch.tensor([[1.0, -1.0], [-1.0, 1.0]])
     res = pb.estimate(lambda xb: xb @ w, torch.tensor([1.0, 0.0]), Gaussian(sigma=0.5), budget=2000, seed=0,
@@ -135,17 +111,11 @@ def test_callable_model_is_accepted():
     assert res.ci.contains(stats.norm.sf(2 / (2 * 2**0.5 * 0.5)))
 
 
-def test_progress_callback_counts_every_query(linear):
+def test_progress_callback_sees_each_batch(linear):
     seen = []
     pb.estimate(linear.model, linear.x, linear.perturbation, budget=2500, batch_size=1000, seed=0,
                 progress=seen.append)
     assert seen == [1000, 1000, 500]
-
-
-def test_does_not_change_global_rng(linear):
-    state = torch.get_rng_state()
-    pb.estimate(linear.model, linear.x, linear.perturbation, budget=500, seed=0)
-    assert torch.equal(state, torch.get_rng_state())
 
 
 # -- bad input: each raises a ProbustError subclass whose message says what to fix ----------------------
