@@ -17,7 +17,7 @@ install: $(STAMP)
 
 demo: install
 	$(VENV)/bin/probust evaluate --model mnist-cnn --dataset mnist --indices 0:10 \
-		--perturbation uniform-linf:eps=0.1,clip=0:1 --estimator mc --budget 20000 --confidence 0.99 --seed 0
+		--perturbation uniform-linf:eps=0.3,clip=0:1 --estimator mc --budget 20000 --confidence 0.99 --seed 0
 
 test: install
 	$(PY) -m pytest -q

@@ -1,8 +1,8 @@
 """Seeds and random streams.
 
 All randomness in probust descends from one integer *entropy* per call (the user's ``seed``).
-Random numbers are drawn in fixed-size **blocks**, each from its own ``torch.Generator`` whose
-state is derived from ``(entropy, stream, block_index)`` with :class:`numpy.random.SeedSequence`.
+Random numbers are drawn in fixed-size **blocks**, each from its own numpy ``Generator`` (PCG64)
+seeded by ``SeedSequence(entropy, spawn_key=(stream, block_index))``.
 Because the block size is a constant (not the batch size) and blocks are generated on the CPU,
 the same seed gives the same samples whatever the batch size or the device the model runs on.
 """
@@ -42,6 +42,8 @@ def derive_seed(entropy: int, *keys: int) -> int:
     return int((int(state[0]) << 1 ^ int(state[1])) % (2**63))
 
 
-def block_generator(entropy: int, stream: int, block: int) -> torch.Generator:
-    """CPU generator of random block ``block`` in stream ``stream``."""
-    return torch.Generator().manual_seed(derive_seed(entropy, stream, block))
+def block_generator(entropy: int, stream: int, block: int) -> np.random.Generator:
+    """The generator of random block ``block`` in stream ``stream``."""
+    if entropy < 0 or stream < 0 or block < 0:
+        raise ConfigurationError(f"seeds and stream keys must be non-negative, got {entropy}, {stream}, {block}")
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=(stream, block))))

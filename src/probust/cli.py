@@ -37,6 +37,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from . import __version__, _rng, api, zoo
+from ._allocator import keep_freed_memory
 from ._io import check_output_path, load_inputs, load_model, parse_indices, write_json_atomic
 from .errors import ConfigurationError, DataError, ProbustError
 from .estimators import ESTIMATORS, Estimator, SequentialCertifier, get_estimator
@@ -419,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         0 on success, 2 on a usage or probust error (one line on stderr), 130 when interrupted.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
+    keep_freed_memory()  # the command owns its process: reuse activation buffers (about 2x faster on CPU)
     try:
         try:
             args = build_parser().parse_args(argv)

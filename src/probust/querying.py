@@ -83,16 +83,18 @@ class LatentStream:
         self._left = torch.empty((0, *perturbation.latent_shape(x_shape)))
 
     def take(self, n: int) -> torch.Tensor:
-        blocks = range(self._next_block, self._next_block + max(0, math.ceil((n - len(self._left)) / _rng.BLOCK_SIZE)))
-        self._next_block += len(blocks)
-        drawn = [
+        left = len(self._left)
+        n_blocks = max(0, math.ceil((n - left) / _rng.BLOCK_SIZE))
+        # One buffer filled block by block: no concatenation copies, one allocation per request.
+        out = torch.empty((left + n_blocks * _rng.BLOCK_SIZE, *self._left.shape[1:]))
+        out[:left] = self._left
+        for j in range(n_blocks):
+            start = left + j * _rng.BLOCK_SIZE
+            generator = _rng.block_generator(self._entropy, self._stream, self._next_block + j)
             self._perturbation.sample_latent(
-                _rng.BLOCK_SIZE, self._x_shape, _rng.block_generator(self._entropy, self._stream, b)
+                _rng.BLOCK_SIZE, self._x_shape, generator, out=out[start : start + _rng.BLOCK_SIZE]
             )
-            for b in blocks
-        ]
-        parts = [self._left, *drawn] if len(self._left) else drawn
-        out = torch.cat(parts) if len(parts) > 1 else parts[0]
+        self._next_block += n_blocks
         self._left = out[n:]
         return out[:n]
 

