@@ -11,7 +11,8 @@ from .errors import (
     ProbustError,
 )
 from .intervals import binomial_ci, sample_size
-from .properties import LabelChange, RegressionTolerance, TopK
+from .properties import LabelChange, RegressionTolerance, SoftmaxStability, TopK
+from .wrappers import Normalized
 from .result import CertifyResult, ConfidenceInterval, Result
 
 __version__ = "0.1.0"
@@ -27,6 +28,8 @@ __all__ = [
     "ModelLoadError",
     "ProbustError",
     "RegressionTolerance",
+    "SoftmaxStability",
+    "Normalized",
     "Result",
     "TopK",
     "binomial_ci",

@@ -129,3 +129,32 @@ class RegressionTolerance(Property):
         if flat.shape[1] != ref.numel():
             raise ModelError(f"model output has {flat.shape[1]} values per input, reference has {ref.numel()}")
         return (flat - ref).abs().amax(1) - self.tolerance
+
+
+@dataclasses.dataclass(frozen=True)
+class SoftmaxStability(Property):
+    """PRoA's robustness statistic (Zhang, Ruan & Fieldsend, ECML'23; also CC-Cert, Pautov et al. AAAI'22).
+
+    A perturbed input counts as robust only if ``||softmax(x') - softmax(x)||_inf < (p1 - p2) / 2``, with
+    p1 >= p2 the two largest clean probabilities: a sufficient condition for an unchanged label, so this
+    failure probability is >= the label-change one. score = ||softmax(x') - softmax(x)||_inf - (p1 - p2)/2.
+    Use it to compare with numbers published under that convention.
+    """
+
+    reference: tuple[float, ...] | None = None
+    name = "softmax-stability"
+
+    def resolve(self, clean_output: torch.Tensor) -> SoftmaxStability:
+        _check_logits(clean_output, None)
+        if self.reference is not None:
+            return self
+        return SoftmaxStability(tuple(clean_output[0].softmax(0).tolist()))
+
+    def score(self, outputs: torch.Tensor) -> torch.Tensor:
+        _check_logits(outputs, None)
+        ref = torch.tensor(self.reference, dtype=outputs.dtype, device=outputs.device)
+        top2 = ref.topk(2).values
+        return (outputs.softmax(1) - ref).abs().amax(1) - (top2[0] - top2[1]) / 2
+
+    def describe(self) -> str:
+        return self.name  # the reference vector is long and derived from the clean input
