@@ -5,10 +5,11 @@ from __future__ import annotations
 from ..errors import ConfigurationError
 from ._base import Estimator, Outcome
 from .monte_carlo import MonteCarlo
+from .proven import Proven
 from .sequential import SequentialCertifier
 
 #: Registry: name -> estimator class (constructed with default hyper-parameters when named by string).
-ESTIMATORS: dict[str, type[Estimator]] = {cls.name: cls for cls in (MonteCarlo,)}
+ESTIMATORS: dict[str, type[Estimator]] = {cls.name: cls for cls in (MonteCarlo, Proven)}
 
 
 def get_estimator(estimator: str | Estimator) -> Estimator:
@@ -22,4 +23,4 @@ def get_estimator(estimator: str | Estimator) -> Estimator:
     return ESTIMATORS[estimator]()
 
 
-__all__ = ["ESTIMATORS", "Estimator", "MonteCarlo", "Outcome", "SequentialCertifier", "get_estimator"]
+__all__ = ["ESTIMATORS", "Estimator", "MonteCarlo", "Outcome", "Proven", "SequentialCertifier", "get_estimator"]

@@ -1,0 +1,84 @@
+"""CROWN linear bounds hold at every sampled point, for every supported layer type and input set."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import probust as pb
+from probust.bounds import UnsupportedLayerError, crown_linear_bounds
+
+
+def margin_spec(y: int, n: int = 10) -> torch.Tensor:
+    others = [j for j in range(n) if j != y]
+    spec = torch.zeros(n - 1, n, dtype=torch.float64)
+    spec[:, y] = 1.0
+    spec[torch.arange(n - 1), others] = -1.0
+    return spec
+
+
+def small_bn_net() -> nn.Module:
+    g = torch.Generator().manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(4 * 4 * 4, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 10))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+        for bn in (net[1], net[5]):
+            bn.running_mean.copy_(torch.randn(bn.running_mean.shape, generator=g) * 0.1)
+            bn.running_var.copy_(torch.rand(bn.running_var.shape, generator=g) + 0.5)
+    return net.eval()
+
+
+CASES = [("mnist-mlp", 0.03), ("mnist-cnn", 0.03), ("digits-mlp", 0.1)]
+
+
+@pytest.mark.parametrize("name, eps", CASES)
+def test_box_bounds_hold_on_samples_including_corners(name, eps):
+    model = pb.zoo.load_model(name)
+    x, _ = pb.zoo.load_dataset(name.split("-")[0])[3]
+    lo, hi = (x - eps).clamp(0, 1), (x + eps).clamp(0, 1)
+    y = int(model(x[None]).argmax())
+    bound = crown_linear_bounds(model, x, margin_spec(y), box=(lo, hi))
+    g = torch.Generator().manual_seed(0)
+    u = torch.rand(4000, *x.shape, generator=g)
+    u[:2000] = u[:2000].round()  # box corners, where linear relaxations are tightest
+    xs = lo + (hi - lo) * u
+    with torch.no_grad():
+        margins = model(xs).double() @ margin_spec(y).T
+    linear = (xs.double() - x.double()).flatten(1) @ bound.A.flatten(1).T + bound.c
+    assert (margins >= linear - 1e-6).all()  # 1e-6: float32 model vs float64 bound arithmetic
+
+
+def test_l2_ball_bounds_hold_and_batchnorm_dropout_are_supported():
+    net = small_bn_net()
+    x = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(1))
+    spec = margin_spec(int(net(x[None]).argmax()))
+    bound = crown_linear_bounds(net, x, spec, l2_radius=0.3)
+    g = torch.Generator().manual_seed(2)
+    d = torch.randn(3000, 64, generator=g, dtype=torch.float64)
+    d = 0.3 * d / d.norm(dim=1, keepdim=True) * torch.rand(3000, 1, generator=g, dtype=torch.float64) ** (1 / 64)
+    with torch.no_grad():
+        margins = net((x.double() + d.view(-1, 1, 8, 8)).float()).double() @ spec.T
+    assert (margins >= d @ bound.A.flatten(1).T + bound.c - 1e-5).all()
+
+
+def test_bounds_are_exact_for_a_linear_model():
+    w = torch.randn(2, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    model = nn.Sequential(nn.Linear(5, 2, dtype=torch.float64))
+    with torch.no_grad():
+        model[0].weight.copy_(w)
+        model[0].bias.zero_()
+    x = torch.ones(5, dtype=torch.float64)
+    bound = crown_linear_bounds(model, x, margin_spec(0, 2), box=(x - 1, x + 1))
+    torch.testing.assert_close(bound.A[0], w[0] - w[1])
+    torch.testing.assert_close(bound.c[0], (w[0] - w[1]) @ x)
+
+
+@pytest.mark.parametrize("layer", [nn.MaxPool2d(2), nn.Sigmoid(), nn.Tanh()])
+def test_unsupported_layers_are_named(layer):
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), layer, nn.Flatten(), nn.LazyLinear(2))
+    with pytest.raises(UnsupportedLayerError, match=type(layer).__name__):
+        box = (torch.zeros(1, 4, 4), torch.ones(1, 4, 4))
+        crown_linear_bounds(net, torch.zeros(1, 4, 4), margin_spec(0, 2), box=box)
