@@ -90,11 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="estimate the local failure probability / PR of inputs")
     _add_task_options(evaluate)
-    evaluate.add_argument("--estimator", default="mc", help=f"one of {', '.join(ESTIMATORS)} (default: mc)")
-    evaluate.add_argument("--interval", choices=METHODS, help="interval method of the estimator (mc only)")
-    evaluate.add_argument("--budget", type=_count, default=10_000, help="queries per input (default: 10000)")
-    evaluate.add_argument("--confidence", type=float, default=0.95,
-                          help="interval confidence (default: 0.95)")
+    _add_estimate_options(evaluate)
     evaluate.set_defaults(handler=_evaluate)
 
     certify = commands.add_parser("certify", help="decide whether the failure probability is <= THETA")
@@ -109,7 +105,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list zoo models, data sets, perturbations and estimators")
     listing.set_defaults(handler=_list)
+    _add_campaign_commands(commands)
     return parser
+
+
+def _add_estimate_options(parser: argparse.ArgumentParser) -> None:
+    """Options of commands that estimate failure probabilities (``evaluate``, ``campaign run``)."""
+    parser.add_argument("--estimator", default="mc", help=f"one of {', '.join(ESTIMATORS)} (default: mc)")
+    parser.add_argument("--interval", choices=METHODS, help="interval method of the estimator (mc only)")
+    parser.add_argument("--budget", type=_count, default=10_000, help="queries per input (default: 10000)")
+    parser.add_argument("--confidence", type=float, default=0.95, help="interval confidence (default: 0.95)")
+
+
+def _add_campaign_commands(commands: Any) -> None:
+    """``probust campaign run | resume | status | report`` (handlers in :mod:`probust.campaign.commands`)."""
+    from .campaign import commands as handlers
+
+    campaign = commands.add_parser("campaign", help="data-set campaigns stored in a results database (SQLite)")
+    actions = campaign.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = actions.add_parser("run", help="estimate every selected input, storing each result as soon as it is done")
+    _add_task_options(run)
+    _add_estimate_options(run)
+    run.add_argument("--db", required=True, metavar="PATH", help="results database (created if absent)")
+    run.set_defaults(handler=handlers.run)
+    resume = actions.add_parser("resume", help="continue an interrupted campaign where it stopped")
+    resume.add_argument("--db", required=True, metavar="PATH")
+    resume.add_argument("--campaign", metavar="ID", help="campaign id (default: the only one in the database)")
+    resume.add_argument("--batch-size", type=int, help="model batch size (default: automatic)")
+    resume.add_argument("--device", help="torch device of the model (default: the model's)")
+    resume.add_argument("--quiet", action="store_true", help="no progress bar")
+    resume.set_defaults(handler=handlers.resume)
+    status = actions.add_parser("status", help="how many inputs are finished")
+    status.add_argument("--db", required=True, metavar="PATH")
+    status.add_argument("--campaign", metavar="ID")
+    status.add_argument("--json", action="store_true", help="print JSON: {total, finished, ...}")
+    status.set_defaults(handler=handlers.status)
 
 
 def _add_task_options(parser: argparse.ArgumentParser) -> None:
@@ -278,17 +308,26 @@ def _load_data(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor | N
 
 
 # -- running -------------------------------------------------------------------------------------------
-def _run(task: Task, call: Callable[..., Result]) -> list[Result]:
-    """Call ``call`` on every selected input, with a progress bar over all queries on stderr."""
+def _run(
+    task: Task,
+    call: Callable[..., Result],
+    indices: Sequence[int] | None = None,
+    on_result: Callable[[int, Result], None] | None = None,
+) -> list[Result]:
+    """Call ``call`` on ``indices`` (default: all selected inputs), with a progress bar over all queries.
+
+    ``on_result(index, result)`` runs as soon as each input is done (campaigns store it there).
+    """
+    indices = task.indices if indices is None else list(indices)
     stderr = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("queries"),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
     # A bar redrawn into a log file is noise: only draw it on a terminal.
     with Progress(*columns, console=stderr, disable=task.quiet or not stderr.is_terminal) as progress:
-        bar = progress.add_task("", total=len(task.indices) * task.budget)
+        bar = progress.add_task("", total=len(indices) * task.budget)
         results = []
-        for position, index in enumerate(task.indices, 1):
-            progress.update(bar, description=f"input {index} ({position}/{len(task.indices)})")
+        for position, index in enumerate(indices, 1):
+            progress.update(bar, description=f"input {index} ({position}/{len(indices)})")
             result = call(
                 task.model, task.x[index], task.perturbation,
                 seed=_rng.derive_seed(task.seed, index), label=_reference(task, index),
@@ -297,6 +336,8 @@ def _run(task: Task, call: Callable[..., Result]) -> list[Result]:
             )
             # Early stopping (certify) leaves budget unused; count it as done so the ETA stays right.
             progress.advance(bar, task.budget - result.n_queries)
+            if on_result is not None:
+                on_result(index, result)
             results.append(result)
     return results
 

@@ -1,0 +1,115 @@
+"""Handlers of ``probust campaign run | resume | status``.
+
+A campaign is an ``evaluate`` over many inputs whose results go to a :class:`ResultsStore` one by one.
+Its identity is the full configuration plus fingerprints of the model and input files (so an edited
+model file cannot silently continue an old campaign); execution settings (batch size, device) are not
+part of it, because results do not depend on them (per-input seeds are ``derive_seed(seed, index)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .. import __version__, api, zoo
+from ..errors import ConfigurationError
+from ..metrics import total_statistical_robustness
+from .store import ResultsStore
+
+#: The options that define what a campaign computes (stored, and replayed by ``resume``).
+TASK_OPTIONS = ("model", "arch", "dataset", "inputs", "split", "indices", "perturbation", "seed", "label",
+                "estimator", "interval", "budget", "confidence")
+
+
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _identity(options: dict[str, Any]) -> dict[str, Any]:
+    """Options plus fingerprints of the model and the inputs (what the results depend on)."""
+    model = options["model"]
+    model_sha = zoo.model_info(model)["sha256"] if model in zoo.list_models() else _file_sha256(model)
+    inputs_sha = _file_sha256(options["inputs"]) if options["inputs"] else None
+    return {"options": options, "model_sha256": model_sha, "inputs_sha256": inputs_sha, "probust_version": __version__}
+
+
+def _execute(task: Any, estimator: Any, store: ResultsStore, campaign: str) -> None:
+    from .. import cli  # cli imports this module to register the sub-commands
+
+    done = store.finished(campaign)
+    remaining = [i for i in task.indices if i not in done]
+    call = functools.partial(api.estimate, estimator=estimator, budget=task.budget, confidence=task.confidence)
+
+    def save(index: int, result: Any) -> None:
+        store.add(campaign, index, None if task.y is None else int(task.y[index]), result)
+
+    cli._run(task, call, remaining, on_result=save)
+    _print_summary(store, campaign)
+
+
+def _print_summary(store: ResultsStore, campaign: str) -> None:
+    status = store.status(campaign)
+    rows = store.results(campaign)
+    line = f"campaign {campaign}: {status['finished']}/{status['total']} inputs finished in {store.path}"
+    if len(rows) >= 2:
+        tsr = total_statistical_robustness([r.failure_probability for _, _, r in rows], 0.95)
+        line += (f"; TSR {tsr.tsr:.4f}, 95% interval [{tsr.tsr_ci.low:.4f}, {tsr.tsr_ci.high:.4f}] "
+                 "(empirical Bernstein over inputs)")
+    print(line)
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    from .. import cli
+
+    estimator = cli._make_estimator(args.estimator, args.interval)
+    task = cli._prepare(args, estimator)
+    options = {k: getattr(args, k) for k in TASK_OPTIONS}
+    with ResultsStore(args.db) as store:
+        campaign = store.create(_identity(options), task.indices)
+        if store.finished(campaign):
+            raise ConfigurationError(
+                f"campaign {campaign} in {args.db} has already started; continue it with "
+                f"'probust campaign resume --db {args.db}' (or use another --db)"
+            )
+        _execute(task, estimator, store, campaign)
+    return 0
+
+
+def resume(args: argparse.Namespace, argv: list[str]) -> int:
+    from .. import cli
+
+    with ResultsStore(_existing(args.db)) as store:
+        campaign = store.resolve(args.campaign)
+        identity = store.config(campaign)
+        options = identity["options"]
+        if _identity(options) != identity:
+            raise ConfigurationError(
+                f"the model or input file of campaign {campaign} changed since it started; results would mix "
+                "two configurations. Restore the files or start a new campaign with another --db"
+            )
+        ns = argparse.Namespace(**options, batch_size=args.batch_size, device=args.device, quiet=args.quiet, json=None)
+        estimator = cli._make_estimator(options["estimator"], options["interval"])
+        _execute(cli._prepare(ns, estimator), estimator, store, campaign)
+    return 0
+
+
+def status(args: argparse.Namespace, argv: list[str]) -> int:
+    with ResultsStore(_existing(args.db)) as store:
+        info = store.status(store.resolve(args.campaign))
+    print(json.dumps(info) if args.json else f"{info['finished']}/{info['total']} inputs finished "
+          f"(campaign {info['campaign']} in {info['database']})")
+    return 0
+
+
+def _existing(db: str) -> str:
+    if not Path(db).is_file():
+        raise ConfigurationError(f"results database {db} does not exist; start a campaign with 'probust campaign run'")
+    return db

@@ -1,0 +1,96 @@
+"""Campaigns: results committed per input, SIGKILL-safe resume, identical numbers, no mixed configurations."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import probust as pb
+from probust.campaign import ResultsStore
+from probust.cli import main
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+TASK = ["--model", "mnist-cnn", "--dataset", "mnist", "--perturbation", "uniform-linf:eps=0.3,clip=0:1",
+        "--seed", "3", "--quiet"]
+
+
+def probust(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "probust.cli", *args], env=ENV, capture_output=True, text=True)
+
+
+def finished(db) -> int:
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+
+def by_index(db) -> dict[int, tuple[float, int]]:
+    with ResultsStore(db) as store:
+        cid = store.resolve(None)
+        return {i: (r.failure_probability, r.diagnostics["n_failures"]) for i, _, r in store.results(cid)}
+
+
+def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path):
+    db, reference = tmp_path / "killed.db", tmp_path / "reference.db"
+    args = [*TASK, "--indices", "0:16", "--budget", "2000"]
+    proc = subprocess.Popen([sys.executable, "-m", "probust.cli", "campaign", "run", *args, "--db", str(db)],
+                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not db.exists() or finished(db) < 4):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = finished(db)
+    assert 4 <= before < 16, "the campaign must be killed part-way for this test to mean anything"
+    resumed = probust("campaign", "resume", "--db", str(db), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    status = json.loads(probust("campaign", "status", "--db", str(db), "--json").stdout)
+    assert status["total"] == status["finished"] == 16
+    assert probust("campaign", "run", *args, "--db", str(reference)).returncode == 0
+    assert by_index(db) == by_index(reference)  # bit-identical to an uninterrupted run
+
+
+def test_rerunning_a_started_campaign_points_to_resume(tmp_path, capsys):
+    db = str(tmp_path / "c.db")
+    args = ["campaign", "run", *TASK, "--indices", "0:2", "--budget", "500", "--db", db]
+    assert main(args) == 0
+    assert main(args) == 2
+    assert "probust campaign resume" in capsys.readouterr().err
+
+
+def test_a_changed_model_file_cannot_continue_a_campaign(tmp_path, capsys):
+    weights = tmp_path / "w.pt"
+    torch.save(pb.zoo.load_model("digits-mlp").state_dict(), weights)
+    db = str(tmp_path / "c.db")
+    args = ["campaign", "run", "--model", str(weights), "--arch", "digits-mlp", "--dataset", "digits",
+            "--indices", "0:3", "--perturbation", "uniform-linf:eps=0.2", "--budget", "300", "--db", db, "--quiet"]
+    assert main(args) == 0
+    model = pb.zoo.load_model("digits-mlp")
+    with torch.no_grad():
+        model[-1].bias += 1.0
+    torch.save(model.state_dict(), weights)
+    assert main(["campaign", "resume", "--db", db, "--quiet"]) == 2
+    assert "changed since it started" in capsys.readouterr().err
+
+
+def test_status_of_a_missing_database_is_a_clear_error(tmp_path, capsys):
+    assert main(["campaign", "status", "--db", str(tmp_path / "none.db")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_store_rejects_a_duplicate_result(tmp_path):
+    res = pb.estimate(pb.zoo.load_model("digits-mlp"), pb.zoo.load_dataset("digits")[0][0], "uniform-linf:eps=0.1",
+                      budget=100, seed=0)
+    with ResultsStore(tmp_path / "s.db") as store:
+        cid = store.create({"a": 1}, [0])
+        store.add(cid, 0, None, res)
+        with pytest.raises(sqlite3.IntegrityError):
+            store.add(cid, 0, None, res)
+        assert store.results(cid)[0][2] == res
