@@ -27,8 +27,11 @@ def probust(*args: str) -> subprocess.CompletedProcess:
 
 
 def finished(db) -> int:
-    with sqlite3.connect(db) as con:
-        return con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    try:
+        with sqlite3.connect(db) as con:
+            return con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    except sqlite3.OperationalError:  # the writer has created the file but not its tables yet
+        return 0
 
 
 def by_index(db) -> dict[int, tuple[float, int]]:
