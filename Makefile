@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.probust-installed
 # The CPU build of torch: an unpinned `torch` would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench lint clean screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -32,3 +32,12 @@ lint: install
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+
+# Render a campaign report in Debian's headless Chromium and save a screenshot (out/report.png).
+screenshot: install
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	mkdir -p out && rm -f out/demo.db
+	$(VENV)/bin/probust campaign run --model mnist-cnn --dataset mnist --indices 0:60 \
+		--perturbation uniform-linf:eps=0.3,clip=0:1 --budget 5000 --db out/demo.db --quiet
+	$(VENV)/bin/probust campaign report --db out/demo.db --html out/report.html --csv out/report.csv
+	$(PY) scripts/screenshot.py out/report.html out/report.png

@@ -26,6 +26,7 @@ from .querying import Model
 
 __all__ = [
     "OnnxModel", "check_output_path", "load_inputs", "load_model", "parse_indices", "write_json_atomic",
+    "write_text_atomic",
 ]
 
 #: Extensions of files read by torch (TorchScript archive or state dict; the content decides which).
@@ -355,15 +356,20 @@ def check_output_path(path: str | Path) -> Path:
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Write ``data`` as JSON so that ``path`` holds either the old content or the complete new one.
+    """Write ``data`` as JSON atomically (see :func:`write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` so that ``path`` holds either the old content or the complete new one.
 
     The text goes to a temporary file in the same directory (same file system, so the rename is atomic),
     is flushed and fsynced, then renamed over ``path``.
     """
     path = Path(path)
-    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp creates 0600; a report should be as readable as any file
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -372,6 +378,12 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _first_line(err: BaseException) -> str:

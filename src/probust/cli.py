@@ -140,6 +140,13 @@ def _add_campaign_commands(commands: Any) -> None:
     status.add_argument("--campaign", metavar="ID")
     status.add_argument("--json", action="store_true", help="print JSON: {total, finished, ...}")
     status.set_defaults(handler=handlers.status)
+    report = actions.add_parser("report", help="write an HTML report and CSV / JSON exports")
+    report.add_argument("--db", required=True, metavar="PATH")
+    report.add_argument("--campaign", metavar="ID")
+    report.add_argument("--html", metavar="PATH", help="self-contained HTML page with figures")
+    report.add_argument("--csv", metavar="PATH", help="one row per finished input")
+    report.add_argument("--json", metavar="PATH", help="summary, configuration and every result")
+    report.set_defaults(handler=handlers.report)
 
 
 def _add_task_options(parser: argparse.ArgumentParser) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__, api, zoo
+from .._io import check_output_path, load_model
 from ..errors import ConfigurationError
 from ..metrics import total_statistical_robustness
 from .store import ResultsStore
@@ -106,6 +107,33 @@ def status(args: argparse.Namespace, argv: list[str]) -> int:
         info = store.status(store.resolve(args.campaign))
     print(json.dumps(info) if args.json else f"{info['finished']}/{info['total']} inputs finished "
           f"(campaign {info['campaign']} in {info['database']})")
+    return 0
+
+
+def report(args: argparse.Namespace, argv: list[str]) -> int:
+    from .. import cli
+    from . import report as pages
+
+    outputs = [p for p in (args.html, args.csv, args.json) if p]
+    if not outputs:
+        raise ConfigurationError("say what to write: --html PATH, --csv PATH and/or --json PATH")
+    for path in outputs:
+        check_output_path(path)
+    with ResultsStore(_existing(args.db)) as store:
+        campaign = store.resolve(args.campaign)
+        config, rows, info = store.config(campaign), store.results(campaign), store.status(campaign)
+    if not rows:
+        raise ConfigurationError(f"campaign {campaign} has no finished input yet; nothing to report")
+    if args.csv:
+        pages.write_csv(rows, args.csv)
+    if args.json:
+        pages.write_json(rows, config, args.json)
+    if args.html:
+        options = config["options"]
+        model = load_model(options["model"], options["arch"])
+        data_x = cli._load_data(argparse.Namespace(**options))[0]
+        pages.write_html(rows, config, info, args.html, model, data_x)
+    print(f"wrote {', '.join(outputs)} for campaign {campaign} ({info['finished']}/{info['total']} inputs)")
     return 0
 
 
