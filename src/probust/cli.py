@@ -14,11 +14,12 @@ No JSON report is written unless every input finished.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,6 +30,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -117,6 +119,13 @@ def _add_estimate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--confidence", type=float, default=0.95, help="interval confidence (default: 0.95)")
 
 
+def _add_scale_options(parser: argparse.ArgumentParser) -> None:
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument("--workers", type=int, metavar="N",
+                       help="run on a local Dask cluster of N single-threaded worker processes")
+    scale.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask scheduler (tcp://host:port)")
+
+
 def _add_campaign_commands(commands: Any) -> None:
     """``probust campaign run | resume | status | report`` (handlers in :mod:`probust.campaign.commands`)."""
     from .campaign import commands as handlers
@@ -127,6 +136,7 @@ def _add_campaign_commands(commands: Any) -> None:
     _add_task_options(run)
     _add_estimate_options(run)
     run.add_argument("--db", required=True, metavar="PATH", help="results database (created if absent)")
+    _add_scale_options(run)
     run.set_defaults(handler=handlers.run)
     resume = actions.add_parser("resume", help="continue an interrupted campaign where it stopped")
     resume.add_argument("--db", required=True, metavar="PATH")
@@ -134,6 +144,7 @@ def _add_campaign_commands(commands: Any) -> None:
     resume.add_argument("--batch-size", type=int, help="model batch size (default: automatic)")
     resume.add_argument("--device", help="torch device of the model (default: the model's)")
     resume.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_scale_options(resume)
     resume.set_defaults(handler=handlers.resume)
     status = actions.add_parser("status", help="how many inputs are finished")
     status.add_argument("--db", required=True, metavar="PATH")
@@ -315,6 +326,16 @@ def _load_data(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor | N
 
 
 # -- running -------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _progress_bar(quiet: bool, unit: str = "inputs") -> Iterator[tuple[Progress, TaskID]]:
+    """A rich progress bar with ETA on stderr, drawn only on a terminal (a redrawn bar in a log is noise)."""
+    stderr = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=stderr, disable=quiet or not stderr.is_terminal) as progress:
+        yield progress, progress.add_task("", total=None)
+
+
 def _run(
     task: Task,
     call: Callable[..., Result],
@@ -326,12 +347,8 @@ def _run(
     ``on_result(index, result)`` runs as soon as each input is done (campaigns store it there).
     """
     indices = task.indices if indices is None else list(indices)
-    stderr = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("queries"),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    # A bar redrawn into a log file is noise: only draw it on a terminal.
-    with Progress(*columns, console=stderr, disable=task.quiet or not stderr.is_terminal) as progress:
-        bar = progress.add_task("", total=len(indices) * task.budget)
+    with _progress_bar(task.quiet, unit="queries") as (progress, bar):
+        progress.update(bar, total=len(indices) * task.budget)
         results = []
         for position, index in enumerate(indices, 1):
             progress.update(bar, description=f"input {index} ({position}/{len(indices)})")

@@ -42,17 +42,28 @@ def _identity(options: dict[str, Any]) -> dict[str, Any]:
     return {"options": options, "model_sha256": model_sha, "inputs_sha256": inputs_sha, "probust_version": __version__}
 
 
-def _execute(task: Any, estimator: Any, store: ResultsStore, campaign: str) -> None:
+def _execute(task: Any, estimator: Any, store: ResultsStore, campaign: str, args: argparse.Namespace,
+             options: dict[str, Any]) -> None:
     from .. import cli  # cli imports this module to register the sub-commands
 
     done = store.finished(campaign)
     remaining = [i for i in task.indices if i not in done]
-    call = functools.partial(api.estimate, estimator=estimator, budget=task.budget, confidence=task.confidence)
 
     def save(index: int, result: Any) -> None:
         store.add(campaign, index, None if task.y is None else int(task.y[index]), result)
 
-    cli._run(task, call, remaining, on_result=save)
+    if args.workers is None and args.scheduler is None:
+        call = functools.partial(api.estimate, estimator=estimator, budget=task.budget, confidence=task.confidence)
+        cli._run(task, call, remaining, on_result=save)
+    else:
+        if args.workers is not None and args.workers < 1:
+            raise ConfigurationError(f"--workers must be >= 1, got {args.workers}")
+        from .distributed import run_distributed
+
+        with cli._progress_bar(task.quiet) as (progress, bar):
+            progress.update(bar, total=len(remaining), description="inputs")
+            run_distributed(options, remaining, args.workers, args.scheduler, task.batch_size, task.device,
+                            on_result=save, on_progress=lambda: progress.advance(bar))
     _print_summary(store, campaign)
 
 
@@ -80,7 +91,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                 f"campaign {campaign} in {args.db} has already started; continue it with "
                 f"'probust campaign resume --db {args.db}' (or use another --db)"
             )
-        _execute(task, estimator, store, campaign)
+        _execute(task, estimator, store, campaign, args, options)
     return 0
 
 
@@ -98,7 +109,7 @@ def resume(args: argparse.Namespace, argv: list[str]) -> int:
             )
         ns = argparse.Namespace(**options, batch_size=args.batch_size, device=args.device, quiet=args.quiet, json=None)
         estimator = cli._make_estimator(options["estimator"], options["interval"])
-        _execute(cli._prepare(ns, estimator), estimator, store, campaign)
+        _execute(cli._prepare(ns, estimator), estimator, store, campaign, args, options)
     return 0
 
 
