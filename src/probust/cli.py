@@ -157,6 +157,10 @@ def _add_campaign_commands(commands: Any) -> None:
     report.add_argument("--html", metavar="PATH", help="self-contained HTML page with figures")
     report.add_argument("--csv", metavar="PATH", help="one row per finished input")
     report.add_argument("--json", metavar="PATH", help="summary, configuration and every result")
+    report.add_argument("--op-split", metavar="SPLIT",
+                        help="weight by an operational profile estimated from this split of the campaign's data "
+                             "set (k-means cells in the model's penultimate-layer features)")
+    report.add_argument("--op-cells", type=int, default=10, metavar="K", help="cells of the profile (default 10)")
     report.set_defaults(handler=handlers.report)
 
 

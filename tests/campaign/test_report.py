@@ -34,6 +34,14 @@ def test_report_writes_html_csv_and_json(campaign_db, tmp_path):
     assert oct(out["csv"].stat().st_mode & 0o044) != "0o0"  # readable by others, not mkstemp's 0600
 
 
+def test_report_weights_by_an_operational_profile(campaign_db, tmp_path):
+    page = tmp_path / "op.html"
+    assert main(["campaign", "report", "--db", str(campaign_db), "--html", str(page), "--op-split", "train",
+                 "--op-cells", "4"]) == 0
+    text = page.read_text()
+    assert "Operational profile" in text and "pfd = " in text and "unweighted mean" in text
+
+
 def test_report_needs_an_output(campaign_db, capsys):
     assert main(["campaign", "report", "--db", str(campaign_db)]) == 2
     assert "--html" in capsys.readouterr().err

@@ -143,9 +143,23 @@ def report(args: argparse.Namespace, argv: list[str]) -> int:
         options = config["options"]
         model = load_model(options["model"], options["arch"])
         data_x = cli._load_data(argparse.Namespace(**options))[0]
-        pages.write_html(rows, config, info, args.html, model, data_x)
+        profile = _operational_weighting(args, options, model, data_x, rows) if args.op_split else None
+        pages.write_html(rows, config, info, args.html, model, data_x, profile)
     print(f"wrote {', '.join(outputs)} for campaign {campaign} ({info['finished']}/{info['total']} inputs)")
     return 0
+
+
+def _operational_weighting(args: argparse.Namespace, options: dict[str, Any], model: Any, data_x: Any, rows: Any):
+    """pfd weighted by a profile fitted on another split of the campaign's zoo data set."""
+    from ..metrics import OperationalProfile, penultimate_features, weighted_pfd
+
+    if not options["dataset"]:
+        raise ConfigurationError("--op-split needs a campaign on a zoo --dataset (its other split is the operation)")
+    operational = zoo.load_dataset(options["dataset"], split=args.op_split).x
+    profile = OperationalProfile.fit(penultimate_features(model, operational), n_cells=args.op_cells, seed=0)
+    indices = [i for i, _, _ in rows]
+    cells = profile.assign(penultimate_features(model, data_x[indices]))
+    return weighted_pfd([r.failure_probability for _, _, r in rows], cells, profile)
 
 
 def _existing(db: str) -> str:

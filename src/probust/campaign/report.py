@@ -125,7 +125,22 @@ def write_json(rows: Rows, config: dict[str, Any], path: str | Path) -> None:
     write_text_atomic(path, json.dumps(data, indent=1))
 
 
-def write_html(rows: Rows, config: dict[str, Any], status: dict[str, Any], path: str | Path, model, data_x) -> None:
+def _profile_section(op) -> str:
+    if op is None:
+        return ""
+    note = " (no evaluated input: counted as 1)"
+    cells = "".join(
+        f"<tr><td>{c}</td><td>{w:.3f}</td><td>{r:.3g}{note if c in op.empty_cells else ''}</td></tr>"
+        for c, (w, r) in enumerate(zip(op.cell_probabilities, op.cell_failure_rates, strict=True))
+    )
+    return (f"<h2>Operational profile</h2><p class=big>pfd = {op.pfd:.4g} <span>{op.ci.confidence:.0%} interval "
+            f"[{op.ci.low:.4g}, {op.ci.high:.4g}] (Bayesian bootstrap); unweighted mean {op.unweighted:.4g}</span></p>"
+            f"<table><tr><th>cell</th><th>operational probability</th><th>failure rate</th></tr>{cells}</table>")
+
+
+def write_html(
+    rows: Rows, config: dict[str, Any], status: dict[str, Any], path: str | Path, model, data_x, profile=None
+) -> None:
     """Render the report page (model and inputs are needed to draw failing perturbed examples)."""
     p = np.array([r.failure_probability for _, _, r in rows])
     stats = summary(rows)
@@ -160,6 +175,7 @@ perturbation <code>{html.escape(perturbation.to_spec())}</code> &middot; estimat
 <h2>Tail measures over inputs</h2><table>{measures}</table>
 <p>VaR/CVaR/EVaR at &alpha;=0.1 of the per-input failure probability; ProbAcc(&kappa;) = share of inputs whose
 failure probability is at most &kappa; (PRBench).</p>
+{_profile_section(profile)}
 <h2>Distribution of per-input failure probability</h2><img alt="histogram" src="{_histogram(p)}">
 {f'<h2>Most fragile inputs</h2><img alt="fragile inputs" src="{fragile}">' if fragile else ''}
 <h2>Least robust inputs</h2><table><tr><th>index</th><th>label</th><th>ref</th><th>p</th><th>interval</th>
