@@ -12,8 +12,8 @@ from .errors import (
 )
 from .intervals import binomial_ci, sample_size
 from .properties import LabelChange, RegressionTolerance, SoftmaxStability, TopK
-from .wrappers import Normalized
 from .result import CertifyResult, ConfidenceInterval, Result
+from .wrappers import Normalized
 
 __version__ = "0.1.0"
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from ..errors import ConfigurationError
 from ._base import Estimator, Outcome
+from .amls import AdaptiveMultilevelSplitting
+from .gradient_smc import GradientSMC
+from .importance import ImportanceSampling
+from .last_particle import LastParticle
 from .monte_carlo import MonteCarlo
 from .proven import Proven
 from .sequential import SequentialCertifier
 
 #: Registry: name -> estimator class (constructed with default hyper-parameters when named by string).
-ESTIMATORS: dict[str, type[Estimator]] = {cls.name: cls for cls in (MonteCarlo, Proven)}
+ESTIMATORS: dict[str, type[Estimator]] = {
+    cls.name: cls
+    for cls in (MonteCarlo, Proven, AdaptiveMultilevelSplitting, LastParticle, ImportanceSampling, GradientSMC)
+}
 
 
 def get_estimator(estimator: str | Estimator) -> Estimator:
@@ -23,4 +30,7 @@ def get_estimator(estimator: str | Estimator) -> Estimator:
     return ESTIMATORS[estimator]()
 
 
-__all__ = ["ESTIMATORS", "Estimator", "MonteCarlo", "Outcome", "Proven", "SequentialCertifier", "get_estimator"]
+__all__ = [
+    "ESTIMATORS", "AdaptiveMultilevelSplitting", "Estimator", "GradientSMC", "ImportanceSampling", "LastParticle",
+    "MonteCarlo", "Outcome", "Proven", "SequentialCertifier", "get_estimator",
+]

@@ -1,0 +1,156 @@
+"""Adaptive multilevel splitting (AMLS) for rare failure probabilities.
+
+Webb, Rainforth, Teh & Kumar, "A statistical approach to assessing neural network robustness", ICLR 2019
+(https://arxiv.org/abs/1811.07209), after Cerou & Guyader, "Adaptive multilevel splitting for rare event
+analysis", Stoch. Anal. Appl. 2007. With scores s (failure <=> s > 0), N particles and kept fraction rho:
+
+    g_1..g_N ~ N(0, I);  log p = 0;  L_0 = -inf
+    repeat:
+        L_k = min(quantile_{1 - rho}(s), 0)           # the (1 - rho) N-th smallest score
+        if L_k <= L_{k-1}: L_k = 0; warn "stalled"    # Webb's rule: no progress, finish here
+        if L_k == 0: log p += log(#{s > 0} / N); stop
+        log p += log(#{s >= L_k} / N)
+        replace each particle with s < L_k by a copy of a uniformly drawn survivor
+        M pCN moves of every particle, invariant for N(0, I) restricted to {s >= L_k}
+
+Interval. Cerou, Del Moral, Furon & Guyader ("Sequential Monte Carlo for rare event estimation", Stat.
+Comput. 2012) show for this adaptive algorithm that sqrt(N) (p_hat - p) / p is asymptotically normal with
+variance n0 (1 - p0) / p0 + (1 - r0) / r0 (n0 intermediate levels of kept fraction p0, final fraction r0).
+We plug in the realised fractions, Var(log p_hat) ~ sum_k (1 - r_k) / (r_k N), and report the normal interval
+on log p. It assumes the idealised algorithm -- the M moves mix the resampled copies into independent draws of
+the conditioned law -- and large N; poor mixing makes it too narrow (acceptance rates and distinct-particle
+fractions are in the diagnostics, with warnings when they collapse). The estimator carries an O(1/N) positive
+bias of relative size n0 (1 - p0) / (p0 N), negligible next to the standard deviation.
+
+If the budget runs out before level 0, the result is the estimate so far (the current level's probability
+times the fraction of particles already failing) with the interval [0, upper bound of the level's
+probability], which holds whatever the unexplored tail is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+
+from ..errors import ConfigurationError
+from ..querying import Oracle
+from ..result import ConfidenceInterval
+from . import _splitting as sp
+from ._base import Estimator, Outcome
+
+#: Failure probability that the automatic particle count plans for (about 15 levels at rho = 0.1).
+PLAN_PROBABILITY = 1e-15
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AdaptiveMultilevelSplitting(Estimator):
+    """Adaptive multilevel splitting with pCN moves (Webb et al., ICLR 2019).
+
+    Parameters
+    ----------
+    rho
+        Fraction of particles kept at each level (the levels are (1 - rho)-quantiles of the scores).
+    n_particles
+        N; ``None`` chooses it from the budget so that probabilities down to 1e-15 fit (at least 100 particles:
+        with a smaller budget the run stops early, with a warning, for very small probabilities).
+    n_steps
+        M, the pCN moves of every particle at each level.
+    target_acceptance, initial_step
+        The pCN step adapts towards this acceptance rate, starting from ``initial_step``.
+    """
+
+    rho: float = 0.1
+    n_particles: int | None = None
+    n_steps: int = 5
+    target_acceptance: float = 0.3
+    initial_step: float = 0.5
+    name = "amls"
+    min_budget = 2
+
+    def __post_init__(self) -> None:
+        if not 0 < self.rho < 1:
+            raise ConfigurationError(f"rho must be in (0, 1), got {self.rho!r}")
+        if self.n_particles is not None and (isinstance(self.n_particles, bool) or self.n_particles < 2):
+            raise ConfigurationError(f"n_particles must be an integer >= 2 or None, got {self.n_particles!r}")
+        sp.check_kernel_params(self.n_steps, self.target_acceptance, self.initial_step)
+
+    def particles_for(self, budget: int) -> int:
+        """N for a budget: each particle costs one initial query plus M per intermediate level."""
+        if self.n_particles is not None:
+            return min(self.n_particles, budget)
+        # One spare level: the last kept fraction may fall below rho (1e-15 takes 15 or 16 levels at rho = 0.1).
+        levels = math.ceil(math.log(PLAN_PROBABILITY) / math.log(self.rho) - 1e-9) + 1
+        return sp.planned_particles(budget, 1 + self.n_steps * (levels - 1), floor=100)
+
+    def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
+        n, m = self.particles_for(oracle.budget), self.n_steps
+        kernel = sp.PCNKernel(oracle, entropy, self.initial_step, self.target_acceptance)
+        g, s = sp.initial_particles(oracle, entropy, n)
+        log_p, var, var_ideal, level = 0.0, 0.0, 0.0, -math.inf  # variances of log p_hat (see the docstring)
+        family = torch.arange(n)  # which survivor of the last resampling each particle descends from
+        trace: dict[str, list] = {k: [] for k in ("levels", "kept", "acceptance", "step_size", "distinct")}
+        warnings: list[str] = []
+        status = "reached level 0"
+        while True:
+            new_level = min(float(torch.sort(s).values[min(n - 1, math.floor((1 - self.rho) * n))]), 0.0)
+            if new_level <= level or (new_level < 0 and bool((s >= new_level).all())):
+                warnings.append(f"level stalled at {new_level:.4g} after {len(trace['levels'])} levels (scores tied "
+                                "or moves rejected); finished as if the next level were 0, so the estimate is crude")
+                status, new_level = "stalled", 0.0
+            above = s > 0 if new_level == 0.0 else s >= new_level
+            kept = int(above.sum())
+            trace["levels"].append(new_level)
+            trace["kept"].append(kept)
+            if kept == 0:
+                break
+            log_p += math.log(kept / n)
+            var += sp.family_relative_variance(above, family)
+            var_ideal += (n - kept) / (kept * n)
+            if new_level == 0.0:
+                break
+            level = new_level
+            if oracle.remaining < n * m:
+                status = "budget exhausted"
+                break
+            alive = torch.nonzero(s >= level).flatten()
+            dead = torch.nonzero(s < level).flatten()
+            picks = sp.choose(entropy, len(trace["levels"]), len(alive), len(dead))
+            g[dead], s[dead] = g[alive[picks]], s[alive[picks]]
+            family[alive], family[dead] = torch.arange(len(alive)), picks
+            g, s, rate, _ = kernel.move(g, s, level, m, strict=False)
+            trace["acceptance"].append(rate)
+            trace["step_size"].append(kernel.step)
+            trace["distinct"].append(len(torch.unique(s)) / n)
+
+        failing = int((s > 0).sum())
+        if kept == 0:
+            estimate, low = 0.0, 0.0
+            high = min(1.0, sp.ci_from_log(log_p, math.sqrt(var), confidence)[1] * sp.zero_count_upper(n, confidence))
+        elif status == "budget exhausted":
+            estimate, low = math.exp(log_p) * failing / kept, 0.0
+            high = sp.ci_from_log(log_p, math.sqrt(var), confidence)[1]
+            warnings.append(f"budget exhausted at level {level:.4g} (probability ~{math.exp(log_p):.3g}) before "
+                            "reaching the failures; the interval is [0, upper bound of that level's probability]")
+        else:
+            estimate = math.exp(log_p)
+            low, high = sp.ci_from_log(log_p, math.sqrt(var), confidence)
+        rates = trace["acceptance"]
+        low_rate = [i + 1 for i, r in enumerate(rates) if r < sp.LOW_ACCEPTANCE]
+        if low_rate:
+            warnings.append(f"pCN acceptance rate fell below {sp.LOW_ACCEPTANCE} at levels {low_rate[:10]}: the "
+                            "moves barely mix and the interval is too narrow")
+        if min(trace["kept"]) < 10:
+            warnings.append(f"as few as {min(trace['kept'])} survivors at a level; increase n_particles or rho")
+        few = [i + 1 for i, d in enumerate(trace["distinct"]) if d < 0.5]
+        if few:
+            warnings.append(f"fewer than half of the particles are distinct after the moves at levels {few[:10]}; "
+                            "increase n_steps")
+        diagnostics = {
+            "n_particles": n, "n_steps": m, "n_levels": len(trace["levels"]), "status": status,
+            **{k: sp.thin(v)[0] for k, v in trace.items()},
+            "n_failing_particles": failing, "log10_estimate": sp.log10(estimate), "log_variance": var, "log_variance_idealised": var_ideal,
+        }
+        ci = ConfidenceInterval(low, high, confidence, "amls-asymptotic-lognormal")
+        return Outcome(estimate, ci, diagnostics=diagnostics, warnings=tuple(warnings))

@@ -1,0 +1,145 @@
+"""Rare-event splitting estimators (``amls``, ``last-particle``): gold accuracy, interval coverage, seeds,
+models that never fail and the budget.
+
+The full accuracy grid (3 families, d up to 3072, p down to 1e-15, repeated runs) is in
+``benchmarks/rare_event_accuracy.py``; this file runs a representative subset that fits in about a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from scipy import stats
+
+import probust as pb
+from probust.bench import linear_case
+from probust.estimators import AdaptiveMultilevelSplitting, LastParticle
+from probust.estimators import _splitting as sp
+from probust.perturbations import Gaussian, UniformLinf
+
+ESTIMATORS = [AdaptiveMultilevelSplitting(), LastParticle()]
+
+#: Gold subset, one run each at the default settings and budget 2e5: every family, the two large dimensions of
+#: the grid and the deep end of the p range (the benchmark covers the rest).
+GOLD_SUBSET = [
+    ("gaussian", 784, 1e-15),
+    ("uniform-l2", 784, 1e-12),
+    ("uniform-linf", 100, 1e-9),
+    ("uniform-linf", 20, 1e-15),
+    ("gaussian", 100, 1e-6),
+    ("uniform-l2", 100, 1e-3),
+]
+
+
+def log10_error(result: pb.Result, truth: float) -> float:
+    return abs(math.log10(result.failure_probability / truth)) if result.failure_probability > 0 else math.inf
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: e.name)
+def test_gold_subset_meets_the_accuracy_target(est):
+    """Target of issue 3: median |log10(estimate / truth)| <= 0.15 and worst <= 0.5 with <= 2e5 queries.
+
+    Measured standard deviations of log10 errors at these settings (benchmark, 20 runs per cell) are at most
+    SD_MAX (at p = 1e-15). Each run therefore exceeds 0.5 with probability <= 2 P[N(0,1) > 0.5 / SD_MAX]
+    and the six runs break `worst` with probability <= 1e-4; the median of six breaks 0.15 only if four runs
+    exceed 0.15, which at the measured spreads (most cells are shallower) has probability < 1e-4.
+    """
+    errors = []
+    for i, (family, dim, p) in enumerate(GOLD_SUBSET):
+        case = linear_case(family, dim, p, seed=i)
+        res = est.estimate(case.model, case.x, case.perturbation, budget=200_000, seed=100 + i)
+        assert res.n_queries <= 200_000 and res.diagnostics["status"] == "reached level 0", res.warnings
+        errors.append(log10_error(res, case.failure_probability))
+    assert sorted(errors)[len(errors) // 2] <= 0.15 and max(errors) <= 0.5, errors
+
+
+COVERAGE_RUNS = 100
+
+
+@pytest.mark.parametrize(
+    "est", [AdaptiveMultilevelSplitting(n_particles=300), LastParticle(n_particles=100)], ids=lambda e: e.name
+)
+def test_interval_coverage_over_repeated_runs(est):
+    """R = 100 runs on one gold case (gaussian, d = 10, p = 1e-4) with 90% intervals.
+
+    If the interval has nominal coverage the misses are Binom(100, 0.1); the test fails above the 1 - 1e-4
+    quantile of that law (25 misses), so a nominal interval fails it with probability <= 1e-4.
+    """
+    case = linear_case("gaussian", 10, 1e-4, seed=7)
+    misses = sum(
+        not est.estimate(case.model, case.x, case.perturbation, budget=10**6, seed=s, confidence=0.9)
+        .ci.contains(case.failure_probability)
+        for s in range(COVERAGE_RUNS)
+    )
+    assert misses <= stats.binom.ppf(1 - 1e-4, COVERAGE_RUNS, 0.1), misses
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: e.name)
+def test_same_seed_same_result_at_any_batch_size(est):
+    case = linear_case("uniform-linf", 12, 1e-6, seed=3)
+    runs = [est.estimate(case.model, case.x, case.perturbation, budget=20_000, seed=5, batch_size=b)
+            for b in (None, 7, 333)]
+    assert len({r.failure_probability for r in runs}) == 1
+    assert all(r.ci == runs[0].ci and r.diagnostics == runs[0].diagnostics for r in runs)
+    other = est.estimate(case.model, case.x, case.perturbation, budget=20_000, seed=6)
+    assert other.failure_probability != runs[0].failure_probability
+
+
+class _NeverFails(torch.nn.Module):
+    """Constant logits: class 0 always wins by 1, whatever the input."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tensor([1.0, 0.0, 0.0]).expand(len(x), 3)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: e.name)
+def test_model_that_never_fails_gives_zero_and_a_small_bound_with_a_warning(est):
+    res = est.estimate(_NeverFails().eval(), torch.zeros(5), Gaussian(sigma=0.3), budget=5_000, seed=0)
+    assert res.failure_probability == 0 and res.ci.low == 0
+    assert res.ci.high < 0.1 and res.diagnostics["status"] == "stalled"
+    assert any("stall" in w or "tied" in w for w in res.warnings)
+    json.loads(res.to_json())
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: e.name)
+@pytest.mark.parametrize("budget", [2, 150, 1_000, 5_000])
+def test_budget_is_never_exceeded_and_an_unfinished_run_is_honest(est, budget):
+    case = linear_case("gaussian", 8, 1e-15, seed=2)
+    res = est.estimate(case.model, case.x, case.perturbation, budget=budget, seed=1)
+    assert 0 < res.n_queries <= budget
+    assert res.diagnostics["status"] == "budget exhausted"
+    assert any("budget exhausted" in w for w in res.warnings)
+    assert res.ci.low == 0 and res.ci.high >= case.failure_probability
+    json.loads(res.to_json())
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: e.name)
+def test_uniform_latent_perturbation_and_large_failure_probability(est):
+    """p = 0.3 is reached at once; a uniform-latent perturbation goes through the normal-CDF map."""
+    case = linear_case("uniform-linf", 6, 0.3, seed=4)
+    assert isinstance(case.perturbation, UniformLinf)
+    res = est.estimate(case.model, case.x, case.perturbation, budget=20_000, seed=2)
+    assert res.ci.contains(case.failure_probability) and not res.warnings
+
+
+def test_gamma_quantile_is_garwood_for_single_kills():
+    """With one kill per iteration the kill count is Poisson: the interval must be Garwood's."""
+    n, kills = 50, 321
+    lower = sp.gamma_quantile(0.025, kills / n, kills / n**2)
+    upper = sp.gamma_quantile(0.975, (kills + 1) / n, (kills + 1) / n**2)
+    assert lower == pytest.approx(stats.chi2.ppf(0.025, 2 * kills) / (2 * n), rel=1e-10)
+    assert upper == pytest.approx(stats.chi2.ppf(0.975, 2 * kills + 2) / (2 * n), rel=1e-10)
+
+
+@pytest.mark.parametrize("bad", [dict(rho=1.0), dict(n_steps=0), dict(target_acceptance=1.5), dict(n_particles=1)])
+def test_bad_hyper_parameters_are_rejected(bad):
+    with pytest.raises(pb.ConfigurationError):
+        AdaptiveMultilevelSplitting(**bad)
+
+
+def test_bad_kill_is_rejected():
+    with pytest.raises(pb.ConfigurationError):
+        LastParticle(kill=0)
