@@ -5,17 +5,21 @@ from __future__ import annotations
 from ..errors import ConfigurationError
 from ._base import Estimator, Outcome
 from .amls import AdaptiveMultilevelSplitting
+from .cc_cert import CCCert
+from .cramer_chernoff import CramerChernoff
 from .gradient_smc import GradientSMC
 from .importance import ImportanceSampling
 from .last_particle import LastParticle
 from .monte_carlo import MonteCarlo
 from .proven import Proven
+from .provero import Provero
 from .sequential import SequentialCertifier
 
 #: Registry: name -> estimator class (constructed with default hyper-parameters when named by string).
 ESTIMATORS: dict[str, type[Estimator]] = {
     cls.name: cls
-    for cls in (MonteCarlo, Proven, AdaptiveMultilevelSplitting, LastParticle, ImportanceSampling, GradientSMC)
+    for cls in (MonteCarlo, Proven, AdaptiveMultilevelSplitting, LastParticle, ImportanceSampling, GradientSMC,
+                CramerChernoff, Provero, CCCert)
 }
 
 
@@ -31,6 +35,7 @@ def get_estimator(estimator: str | Estimator) -> Estimator:
 
 
 __all__ = [
-    "ESTIMATORS", "AdaptiveMultilevelSplitting", "Estimator", "GradientSMC", "ImportanceSampling", "LastParticle",
-    "MonteCarlo", "Outcome", "Proven", "SequentialCertifier", "get_estimator",
+    "ESTIMATORS", "AdaptiveMultilevelSplitting", "CCCert", "CramerChernoff", "Estimator", "GradientSMC",
+    "ImportanceSampling", "LastParticle", "MonteCarlo", "Outcome", "Proven", "Provero", "SequentialCertifier",
+    "get_estimator",
 ]
