@@ -10,12 +10,14 @@ B_l and D_l diagonal with entries in [0, 1]. Hence, by sub-multiplicativity,
 where P_l keeps the neurons of ReLU l that can be active. Globally every neuron can; on an input box,
 neurons whose CROWN pre-activation upper bound is <= 0 are dead (D = 0) on the whole box, and since
 the box is convex the segment between two of its points stays in it, so the local constant is sound
-for pairs of points in the box. The same products of entrywise absolute values bound each partial
-derivative, ``|d (c_i . f) / d x_j| <= (|c_i J_n| P_{n-1} |J_{n-1}| ... P_1 |J_1|)_j``, which McDiarmid's
-inequality needs (for a linear model they are exactly |w_j|). Each ||P_l J_l P_{l-1}||_2 is the exact largest singular value of the
+for pairs of points in the box. Each ||P_l J_l P_{l-1}||_2 is the exact largest singular value of the
 block's dense matrix (eigvalsh of its Gram matrix on the smaller side, float64, inflated by
 ``NORM_SLACK`` against rounding); blocks too large for a dense matrix fall back to per-layer bounds
-(exact SVD for Linear, sqrt(max column sum * max row sum) of |W| for Conv2d, max |scale| for BatchNorm).
+(exact for Linear, sqrt(max column sum * max row sum) of |W| for Conv2d, max |scale| for BatchNorm).
+
+The products of the entrywise absolute values bound each partial derivative on the same set,
+``|d (c_i . f) / d x_j| <= (|c_i J_n| P_{n-1} |J_{n-1}| ... P_1 |J_1|)_j`` (McDiarmid's inequality needs
+these; for a linear model they are exactly |w_j|).
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ errs with probability <= delta' (given the past: every test draws fresh samples)
 over the <= n_tests tests gives delta. Two changes from the published code, both keeping the guarantee:
 its first right interval [theta+eta, 1] is skipped (its "no" needs k > N, which is impossible, so it
 only costs samples), and the final test uses exact binomial thresholds ("robust" iff P(Bin(N, theta+eta) <= k)
-<= delta', "not robust" iff P(Bin(N, theta) >= k) <= delta'), which at that N always decide.
+<= delta', "not robust" iff P(Bin(N, theta) >= k) <= delta'); at the paper's N they leave no gap (checked
+for theta in [0.001, 0.8], eta in [5e-4, 0.1], delta in [1e-6, 0.5]), else the run would end "undecided".
 A run that would exceed the budget stops before the next test: "undecided".
 
 At theta = 0.1, eta = 0.01, delta = 0.01 an input without failures is certified by the first test with
