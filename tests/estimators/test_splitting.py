@@ -23,7 +23,7 @@ from probust.perturbations import Gaussian, UniformLinf
 ESTIMATORS = [AdaptiveMultilevelSplitting(), LastParticle()]
 
 #: Gold subset, one run each at the default settings and budget 2e5: every family, the two large dimensions of
-#: the grid and the deep end of the p range (the benchmark covers the rest).
+#: the grid and mostly the deep end of the p range (benchmarks/rare_event_accuracy.py runs the full grid).
 GOLD_SUBSET = [
     ("gaussian", 784, 1e-15),
     ("uniform-l2", 784, 1e-12),
@@ -31,6 +31,7 @@ GOLD_SUBSET = [
     ("uniform-linf", 20, 1e-15),
     ("gaussian", 100, 1e-6),
     ("uniform-l2", 100, 1e-3),
+    ("gaussian", 3072, 1e-12),
 ]
 
 
@@ -42,10 +43,10 @@ def log10_error(result: pb.Result, truth: float) -> float:
 def test_gold_subset_meets_the_accuracy_target(est):
     """Target of issue 3: median |log10(estimate / truth)| <= 0.15 and worst <= 0.5 with <= 2e5 queries.
 
-    Measured standard deviations of log10 errors at these settings (benchmark, 20 runs per cell) are at most
-    SD_MAX (at p = 1e-15). Each run therefore exceeds 0.5 with probability <= 2 P[N(0,1) > 0.5 / SD_MAX]
-    and the six runs break `worst` with probability <= 1e-4; the median of six breaks 0.15 only if four runs
-    exceed 0.15, which at the measured spreads (most cells are shallower) has probability < 1e-4.
+    The seeds are fixed, so the outcome is deterministic. How likely other seeds would fail it, from the spreads
+    measured by the benchmark (sd of the log10 error <= 0.13 at p = 1e-15, ~0.10 at 1e-12, ~0.085 at 1e-9,
+    ~0.06 at 1e-6): the worst run exceeds 0.5 with probability ~2.4e-4, and the median of the seven runs
+    exceeds 0.15 (four runs above it) with probability ~3e-3.
     """
     errors = []
     for i, (family, dim, p) in enumerate(GOLD_SUBSET):
@@ -56,19 +57,22 @@ def test_gold_subset_meets_the_accuracy_target(est):
     assert sorted(errors)[len(errors) // 2] <= 0.15 and max(errors) <= 0.5, errors
 
 
-COVERAGE_RUNS = 100
+COVERAGE_RUNS = 200
 
 
 @pytest.mark.parametrize(
     "est", [AdaptiveMultilevelSplitting(n_particles=300), LastParticle(n_particles=100)], ids=lambda e: e.name
 )
 def test_interval_coverage_over_repeated_runs(est):
-    """R = 100 runs on one gold case (gaussian, d = 10, p = 1e-4) with 90% intervals.
+    """R = 200 runs on one gold case (gaussian, d = 10, p = 1e-6: 6 levels of amls, ~48 iterations of
+    last-particle) with 90% intervals, the default moves per level and fewer particles than the default (the
+    asymptotic intervals are then tested harder).
 
-    If the interval has nominal coverage the misses are Binom(100, 0.1); the test fails above the 1 - 1e-4
-    quantile of that law (25 misses), so a nominal interval fails it with probability <= 1e-4.
+    If the interval has nominal coverage the misses are Binom(200, 0.1); the test fails above the 1 - 1e-4
+    quantile of that law (37 misses), so a nominal interval fails it with probability <= 1e-4. Measured over
+    400 runs: 40 misses (amls) and 42 (last-particle), i.e. 90.0% and 89.5% coverage.
     """
-    case = linear_case("gaussian", 10, 1e-4, seed=7)
+    case = linear_case("gaussian", 10, 1e-6, seed=7)
     misses = sum(
         not est.estimate(case.model, case.x, case.perturbation, budget=10**6, seed=s, confidence=0.9)
         .ci.contains(case.failure_probability)
@@ -123,6 +127,29 @@ def test_uniform_latent_perturbation_and_large_failure_probability(est):
     assert isinstance(case.perturbation, UniformLinf)
     res = est.estimate(case.model, case.x, case.perturbation, budget=20_000, seed=2)
     assert res.ci.contains(case.failure_probability) and not res.warnings
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: e.name)
+def test_one_dimensional_uniform_tail_beyond_float32_resolution(est):
+    """p = 1e-12 in one uniform coordinate needs u within 1e-12 of 1: float32 latents (grid 6e-8) gave 5e-8."""
+    case = linear_case("uniform-linf", 1, 1e-12, seed=0)
+    res = est.estimate(case.model, case.x, case.perturbation, budget=200_000, seed=0)
+    assert log10_error(res, case.failure_probability) < 0.5
+
+
+def test_single_kills_give_guyaders_estimate_and_garwoods_interval():
+    """kill = 1 is the original last-particle algorithm: p_hat = (1 - 1/N)^C with C ~ Poisson(N log(1/p)),
+    except that a copy which never moved dies with its parent (a tie: factor 1 - 2/N, as in generalised AMS)."""
+    case = linear_case("gaussian", 5, 1e-3, seed=8)
+    n = 40
+    res = LastParticle(n_particles=n, kill=1).estimate(case.model, case.x, case.perturbation, budget=10**5, seed=3)
+    killed, kills = res.diagnostics["killed"], res.diagnostics["n_kills"]
+    assert res.diagnostics["kill"] == 1 and res.diagnostics["trace_stride"] == 1 and max(killed) <= 3
+    last = kills - sum(killed)  # kills of the final partial batch (0 when k = 1)
+    assert res.failure_probability == pytest.approx(math.prod(1 - k / n for k in killed) * (1 - last / n))
+    garwood = (stats.chi2.ppf(0.975, 2 * kills + 2) / (2 * n), stats.chi2.ppf(0.025, 2 * kills) / (2 * n))
+    assert -math.log(res.ci.low) == pytest.approx(garwood[0], rel=1e-2)
+    assert -math.log(res.ci.high) == pytest.approx(garwood[1], rel=1e-2)
 
 
 def test_gamma_quantile_is_garwood_for_single_kills():

@@ -55,7 +55,14 @@ def choose(entropy: int, block: int, population: int, size: int) -> torch.Tensor
 
 
 def score(oracle: Oracle, g: torch.Tensor) -> torch.Tensor:
-    """Failure scores of particles given in Gaussian coordinates (costs ``len(g)`` queries)."""
+    """Failure scores of particles given in Gaussian coordinates (costs ``len(g)`` queries).
+
+    Uniform latents are computed in float64: in float32 the normal CDF rounds to exactly 1 beyond g ~ 5.4, so the
+    whole tail of probability 3e-8 of one coordinate would collapse onto the face of the box (measured: a 1-D
+    uniform-linf case with p = 1e-12 came out as 5e-8).
+    """
+    if oracle.perturbation.latent_law == "uniform":
+        g = g.double()
     return oracle.scores(oracle.perturbation.latent_from_normal(g))
 
 

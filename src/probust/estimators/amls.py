@@ -13,14 +13,19 @@ analysis", Stoch. Anal. Appl. 2007. With scores s (failure <=> s > 0), N particl
         replace each particle with s < L_k by a copy of a uniformly drawn survivor
         M pCN moves of every particle, invariant for N(0, I) restricted to {s >= L_k}
 
-Interval. Cerou, Del Moral, Furon & Guyader ("Sequential Monte Carlo for rare event estimation", Stat.
-Comput. 2012) show for this adaptive algorithm that sqrt(N) (p_hat - p) / p is asymptotically normal with
-variance n0 (1 - p0) / p0 + (1 - r0) / r0 (n0 intermediate levels of kept fraction p0, final fraction r0).
-We plug in the realised fractions, Var(log p_hat) ~ sum_k (1 - r_k) / (r_k N), and report the normal interval
-on log p. It assumes the idealised algorithm -- the M moves mix the resampled copies into independent draws of
-the conditioned law -- and large N; poor mixing makes it too narrow (acceptance rates and distinct-particle
-fractions are in the diagnostics, with warnings when they collapse). The estimator carries an O(1/N) positive
-bias of relative size n0 (1 - p0) / (p0 N), negligible next to the standard deviation.
+Interval: a normal interval on log p. Cerou, Del Moral, Furon & Guyader ("Sequential Monte Carlo for rare event
+estimation", Stat. Comput. 2012) show for this adaptive algorithm that sqrt(N) (p_hat - p) / p is asymptotically
+normal with variance n0 (1 - p0) / p0 + (1 - r0) / r0 (n0 intermediate levels of kept fraction p0, final fraction
+r0), i.e. Var(log p_hat) ~ sum_k (1 - r_k) / (r_k N) -- *if* the M moves turn the ~1/rho copies of each survivor
+into independent draws. They do not quite: measured at M = 5, the spread was 1.2x that formula and 95% intervals
+covered 90%. We therefore estimate each level's variance by treating the copies of one survivor as a cluster
+(``_splitting.family_relative_variance``, the ratio estimator of cluster sampling), which equals the formula above
+for independent particles and grows with the correlation of the copies, and sum over levels. It still assumes
+that the errors of different levels are uncorrelated and N large. M = 7 is the default because it is where the
+measured spread meets the estimated one (95% intervals covered 95.3% and 95.7% of 300 runs at p = 1e-9 and
+1e-15) and where the error is smallest at a fixed budget (M = 5 gives more particles but correlated ones; M = 10
+too few particles). The estimator carries an O(1/N) positive bias of relative size n0 (1 - p0) / (p0 N),
+negligible next to the standard deviation.
 
 If the budget runs out before level 0, the result is the estimate so far (the current level's probability
 times the fraction of particles already failing) with the interval [0, upper bound of the level's
@@ -56,14 +61,14 @@ class AdaptiveMultilevelSplitting(Estimator):
         N; ``None`` chooses it from the budget so that probabilities down to 1e-15 fit (at least 100 particles:
         with a smaller budget the run stops early, with a warning, for very small probabilities).
     n_steps
-        M, the pCN moves of every particle at each level.
+        M, the pCN moves of every particle at each level (see the module docstring for the choice of 7).
     target_acceptance, initial_step
         The pCN step adapts towards this acceptance rate, starting from ``initial_step``.
     """
 
     rho: float = 0.1
     n_particles: int | None = None
-    n_steps: int = 5
+    n_steps: int = 7
     target_acceptance: float = 0.3
     initial_step: float = 0.5
     name = "amls"
@@ -89,7 +94,7 @@ class AdaptiveMultilevelSplitting(Estimator):
         kernel = sp.PCNKernel(oracle, entropy, self.initial_step, self.target_acceptance)
         g, s = sp.initial_particles(oracle, entropy, n)
         log_p, var, var_ideal, level = 0.0, 0.0, 0.0, -math.inf  # variances of log p_hat (see the docstring)
-        family = torch.arange(n)  # which survivor of the last resampling each particle descends from
+        family = torch.arange(n)  # the survivor of the last resampling that each particle is a copy of
         trace: dict[str, list] = {k: [] for k in ("levels", "kept", "acceptance", "step_size", "distinct")}
         warnings: list[str] = []
         status = "reached level 0"
@@ -141,7 +146,7 @@ class AdaptiveMultilevelSplitting(Estimator):
         if low_rate:
             warnings.append(f"pCN acceptance rate fell below {sp.LOW_ACCEPTANCE} at levels {low_rate[:10]}: the "
                             "moves barely mix and the interval is too narrow")
-        if min(trace["kept"]) < 10:
+        if min(trace["kept"]) < 10 and status != "stalled":
             warnings.append(f"as few as {min(trace['kept'])} survivors at a level; increase n_particles or rho")
         few = [i + 1 for i, d in enumerate(trace["distinct"]) if d < 0.5]
         if few:
@@ -150,7 +155,8 @@ class AdaptiveMultilevelSplitting(Estimator):
         diagnostics = {
             "n_particles": n, "n_steps": m, "n_levels": len(trace["levels"]), "status": status,
             **{k: sp.thin(v)[0] for k, v in trace.items()},
-            "n_failing_particles": failing, "log10_estimate": sp.log10(estimate), "log_variance": var, "log_variance_idealised": var_ideal,
+            "n_failing_particles": failing, "log10_estimate": sp.log10(estimate),
+            "log_variance": var, "log_variance_idealised": var_ideal,  # Var(log p_hat): by families / Cerou et al.
         }
         ci = ConfidenceInterval(low, high, confidence, "amls-asymptotic-lognormal")
         return Outcome(estimate, ci, diagnostics=diagnostics, warnings=tuple(warnings))

@@ -30,7 +30,9 @@ step size); p_hat is the mean of their estimates and the interval ``p_hat exp(-/
 ``sigma^2 = log(1 + CV^2 / M)``, CV the replicas' coefficient of variation and t Student's with M - 1
 degrees of freedom, assumes that mean is near log-normal. Replicas keep >= 50 particles (smaller ones
 are too skewed: coverage fell to ~0.91). A run cut short by the budget stops every replica at its
-current beta with ``Z_beta * mean(1{s > 0})``, still unbiased, and a warning.
+current beta with ``Z_beta * mean(1{s > 0})``, still unbiased, and a warning. Measured on 55 gold cases x
+10 runs (``benchmarks/rare_event_accuracy.py``): median |log10 error| 0.019, coverage 0.952, except on
+narrow cones (uniform-l2, d = 10, p <= 1e-9) where the moves stall, p is ~25% low and a warning says so.
 """
 
 from __future__ import annotations
@@ -205,6 +207,10 @@ class GradientSMC(Estimator):
             warnings.append(f"the effective sample size collapsed to {min(ess):.1f} of {n} particles")
         if acceptance and min(acceptance) < 0.05:
             warnings.append(f"the Langevin acceptance rate collapsed to {min(acceptance):.3f}: particles barely move")
+        steps = [h for run in hist["step_sizes"] for h in run]
+        if steps and min(steps) < 1e-3:  # seen only on narrow failure sets (a 6-degree cone in d = 10)
+            warnings.append(f"the Langevin step fell to {min(steps):.1e}: particles move little and the estimate "
+                            "may be biased low (a narrow failure region); more n_moves reduces the bias")
         diagnostics = {"n_particles": n, "n_replicas": m, "replica_estimates": estimates.tolist(),
                        "n_iterations": [len(b) for b in hist["betas"]], "final_failing_fraction": fraction.tolist(),
                        **hist}

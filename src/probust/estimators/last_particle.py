@@ -93,8 +93,9 @@ class LastParticle(Estimator):
         if self.n_particles is not None:
             n = min(self.n_particles, budget)
             return n, max(1, min(n - 1, self.kill or math.ceil(KILL_FRACTION * n)))
-        frac = KILL_FRACTION if self.kill is None else 1 / 10  # a given k: plan as if k/N were small
-        kills = 1.05 * -math.log(PLAN_PROBABILITY) * frac / -math.log1p(-frac)
+        # With a given k, plan for k/N -> 0 (the most kills per particle).
+        per_kill = KILL_FRACTION / -math.log1p(-KILL_FRACTION) if self.kill is None else 1.0
+        kills = 1.05 * -math.log(PLAN_PROBABILITY) * per_kill
         n = sp.planned_particles(budget, 1 + self.n_steps * kills, floor=50)
         return n, max(1, min(n - 1, self.kill or math.ceil(KILL_FRACTION * n)))
 
@@ -103,7 +104,7 @@ class LastParticle(Estimator):
         kernel = sp.PCNKernel(oracle, entropy, self.initial_step, self.target_acceptance)
         g, s = sp.initial_particles(oracle, entropy, n)
         log_p, kills, mean, var = 0.0, 0, 0.0, 0.0  # mean, var: of the kill time T_C in the Y coordinates
-        trace: dict[str, list] = {k: [] for k in ("levels", "killed", "acceptance", "step_size")}
+        trace: dict[str, list] = {key: [] for key in ("levels", "killed", "acceptance", "step_size")}
         unmoved, warnings, status = 0, [], "reached level 0"
         while True:
             order = torch.sort(s, stable=True).values
