@@ -134,9 +134,11 @@ class Result:
     ) -> ConfidenceInterval:
         """Recompute the interval from the stored counts with another level, method or sidedness.
 
-        Only for estimators that record ``n_failures`` and ``n_samples`` of i.i.d. sampling.
+        Only for estimators that record ``n_failures`` and ``n_samples`` of i.i.d. sampling. Without ``method``,
+        the result's own method if it is a binomial one, else exact (Clopper-Pearson): a PAC bound such as
+        CC-Cert's keeps its counts, but its method is not a binomial interval.
         """
-        from .intervals import binomial_ci
+        from .intervals import METHODS, binomial_ci
 
         if "n_failures" not in self.diagnostics or "n_samples" not in self.diagnostics:
             raise ValueError(f"estimator {self.estimator!r} does not keep i.i.d. counts; its interval is fixed")
@@ -144,7 +146,7 @@ class Result:
             self.diagnostics["n_failures"],
             self.diagnostics["n_samples"],
             confidence if confidence is not None else self.ci.confidence,
-            method or self.ci.method,  # type: ignore[arg-type]
+            method or (self.ci.method if self.ci.method in METHODS else "clopper-pearson"),  # type: ignore[arg-type]
             sided or self.ci.sided,
         )
 

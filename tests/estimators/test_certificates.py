@@ -221,3 +221,13 @@ def test_cc_cert_softmax_statistic_is_sound_on_a_zoo_model():
 def test_cc_cert_validates_its_grid(kwargs, match):
     with pytest.raises(pb.ConfigurationError, match=match):
         CCCert(**kwargs)
+
+
+def test_cc_cert_counts_recompute_a_binomial_interval():
+    """CC-Cert keeps its i.i.d. counts; its own method is not binomial, so interval() falls back to exact."""
+    case = linear_case("uniform-linf", 16, 0.02, seed=3)
+    res = CCCert().estimate(case.model, case.x, case.perturbation, budget=500, seed=0)
+    ci = res.interval()
+    assert ci.method == "clopper-pearson" and ci.confidence == res.ci.confidence
+    assert ci == pb.binomial_ci(res.diagnostics["n_failures"], res.diagnostics["n_samples"], res.ci.confidence,
+                                sided=res.ci.sided)
