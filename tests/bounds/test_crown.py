@@ -1,4 +1,4 @@
-"""CROWN linear bounds hold at every sampled point, for every supported layer type and input set."""
+"""CROWN linear and pre-activation bounds hold at every sampled point, for every supported layer type and input set."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import probust as pb
-from probust.bounds import UnsupportedLayerError, crown_linear_bounds
+from probust.bounds import NetworkBounds, UnsupportedLayerError, crown_linear_bounds
 
 
 def margin_spec(y: int, n: int = 10) -> torch.Tensor:
@@ -49,6 +49,35 @@ def test_box_bounds_hold_on_samples_including_corners(name, eps):
         margins = model(xs).double() @ margin_spec(y).T
     linear = (xs.double() - x.double()).flatten(1) @ bound.A.flatten(1).T + bound.c
     assert (margins >= linear - 1e-6).all()  # 1e-6: float32 model vs float64 bound arithmetic
+
+
+@pytest.mark.parametrize("name, eps", CASES)
+def test_preactivation_bounds_contain_every_sampled_activation(name, eps):
+    model = pb.zoo.load_model(name)
+    x, _ = pb.zoo.load_dataset(name.split("-")[0])[3]
+    lo, hi = (x - eps).clamp(0, 1), (x + eps).clamp(0, 1)
+    network = NetworkBounds(model, x, box=(lo, hi))
+    u = torch.rand(2000, *x.shape, generator=torch.Generator().manual_seed(0))
+    u[:1000] = u[:1000].round()
+    h = (lo + (hi - lo) * u).double()
+    with torch.no_grad():
+        for k, layer in enumerate(network.layers):
+            if k in network.preactivation:
+                low, up = network.preactivation[k]
+                assert (h >= low - 1e-9).all() and (h <= up + 1e-9).all()  # float64 throughout: rounding only
+            h = layer(h)
+    assert len(network.preactivation) == sum(isinstance(m, nn.ReLU) for m in model.modules())
+
+
+def test_reused_preactivation_bounds_give_the_one_off_bounds():
+    model = pb.zoo.load_model("mnist-cnn")
+    x, _ = pb.zoo.load_dataset("mnist")[0]
+    box = ((x - 0.03).clamp(0, 1), (x + 0.03).clamp(0, 1))
+    network = NetworkBounds(model, x, box=box)
+    for y in (0, 7):
+        shared, alone = network.linear_bounds(margin_spec(y)), crown_linear_bounds(model, x, margin_spec(y), box=box)
+        torch.testing.assert_close(shared.A, alone.A, rtol=0, atol=0)
+        torch.testing.assert_close(shared.c, alone.c, rtol=0, atol=0)
 
 
 def test_l2_ball_bounds_hold_and_batchnorm_dropout_are_supported():

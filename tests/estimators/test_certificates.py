@@ -18,7 +18,7 @@ from torch import nn
 
 import probust as pb
 from probust.bench import linear_case
-from probust.bounds import UnsupportedLayerError
+from probust.bounds import NetworkBounds, UnsupportedLayerError
 from probust.bounds.lipschitz import lipschitz_of_rows
 from probust.estimators import CCCert, CramerChernoff, Provero
 from probust.estimators.provero import schedule
@@ -94,6 +94,17 @@ def test_lipschitz_constants_bound_every_gradient(seed, conv):
             grad = grad.flatten(1)
             assert (grad.norm(dim=1) <= lip[i]).all() and (grad.abs() <= torch.from_numpy(sens[i])).all()
         net.float()
+
+
+def test_lipschitz_reuses_the_callers_bounds():
+    net, x = small_net(0)
+    rows = torch.tensor([[1.0, -1.0, 0.0]], dtype=torch.float64)
+    box = (x.double() - 0.2, x.double() + 0.2)
+    network = NetworkBounds(net, x, box=box)
+    shared, alone = lipschitz_of_rows(net, x, rows, network=network), lipschitz_of_rows(net, x, rows, box)
+    assert (shared[0] == alone[0]).all() and (shared[1] == alone[1]).all() and shared[2] == alone[2]
+    with pytest.raises(ValueError, match="either"):
+        lipschitz_of_rows(net, x, rows, box, network=network)
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -7,11 +7,17 @@ input box ``[lo, hi]`` (or an L2 ball) around x0, and a specification matrix C, 
     C f(x0 + delta) >= A delta + c      for every x0 + delta in the input set            (1)
 
 Each ReLU y = max(z, 0) with pre-activation bounds l < 0 < u is relaxed between the lines
-``alpha z <= y <= u (z - l) / (u - l)`` (alpha = 1 if u > -l else 0, CROWN's adaptive lower line); the
-linear function is pulled back layer by layer through these relaxations, choosing for each
-coefficient the relaxation side that keeps (1) a lower bound. Pre-activation bounds of each ReLU come
-from the same backward pass run from that layer, concretised over the input set (O(L^2) passes, fine
-for the small networks of the zoo).
+``alpha z <= y <= u (z - l) / (u - l)``; the linear function is pulled back layer by layer through these
+relaxations, choosing for each coefficient the relaxation side that keeps (1) a lower bound; CROWN takes
+alpha = 1 if u > -l else 0 (the adaptive line).
+
+Pre-activation bounds of each ReLU (``NetworkBounds.preactivation``, computed once per input set and
+shared by every specification, so callers that need several specifications pay for them once): interval
+bound propagation (IBP) first, then the CROWN backward pass from that layer, concretised over the input
+set, only for the neurons IBP leaves unstable, and the intersection of both. Why this is the same
+relaxation as running CROWN on every neuron, or tighter: a neuron that is stable (l >= 0 or u <= 0) is
+relaxed exactly whatever its l and u, so its CROWN bounds would not change any line; intersecting two
+sound intervals is sound.
 
 Why our own code: auto_LiRPA does not install with the supported torch, and ``bound-propagation`` has
 no Conv2d / Flatten support (docs/design.md).
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
+import functools
 
 import torch
 from torch import nn
@@ -42,6 +48,7 @@ class LinearBound:
 
 
 _SUPPORTED = (nn.Linear, nn.Conv2d, nn.ReLU, nn.Flatten, nn.BatchNorm1d, nn.BatchNorm2d, nn.Identity, nn.Dropout)
+_MIXING = (nn.Linear, nn.Conv2d)  # layers whose linear part is not diagonal (up to a reshape)
 
 
 def _layers(model: nn.Module) -> list[nn.Module]:
@@ -63,6 +70,21 @@ def _layers(model: nn.Module) -> list[nn.Module]:
                 + ". Express the model as an nn.Sequential of those layers."
             )
     return out
+
+
+def double_layers(model: nn.Module, x0: torch.Tensor) -> tuple[list[nn.Module], list[tuple[int, ...]]]:
+    """float64, eval-mode, gradient-free copies of the layers and the input shape of each (no batch dim).
+
+    Bounds are computed in double precision: rounding must not eat the soundness margin.
+    """
+    layers = [copy.deepcopy(layer).double().eval().requires_grad_(False) for layer in _layers(model)]
+    shapes: list[tuple[int, ...]] = []
+    with torch.no_grad():
+        h = x0.detach().double().cpu().unsqueeze(0)
+        for layer in layers:
+            shapes.append(tuple(h.shape[1:]))
+            h = layer(h)
+    return layers, shapes + [tuple(h.shape[1:])]
 
 
 def _affine_backward(
@@ -88,8 +110,7 @@ def _affine_backward(
         bias = (lam.sum((2, 3)) @ layer.bias) if layer.bias is not None else lam.new_zeros(m)
         return back, bias
     if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        scale = layer.weight / torch.sqrt(layer.running_var + layer.eps)
-        shift = layer.bias - layer.running_mean * scale
+        scale, shift = _batchnorm_affine(layer)
         view = (1, -1) + (1,) * (lam.ndim - 2)
         return lam * scale.view(view), (lam * shift.view(view)).flatten(1).sum(1)
     if isinstance(layer, nn.Flatten):
@@ -99,45 +120,143 @@ def _affine_backward(
     raise UnsupportedLayerError(f"not an affine layer: {type(layer).__name__}")
 
 
+def _batchnorm_affine(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode BatchNorm as ``scale * h + shift`` per channel."""
+    scale = layer.weight / torch.sqrt(layer.running_var + layer.eps)
+    return scale, layer.bias - layer.running_mean * scale
+
+
+def _interval_forward(layer: nn.Module, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """IBP: a box containing ``layer([lo, hi])`` (batched), as centre ``layer(mid)`` +- ``|linear part| rad``."""
+    if isinstance(layer, nn.ReLU):
+        return lo.clamp_min(0), hi.clamp_min(0)
+    mid, rad = (hi + lo) / 2, (hi - lo) / 2
+    if isinstance(layer, nn.Linear):
+        rad = nn.functional.linear(rad, layer.weight.abs())
+    elif isinstance(layer, nn.Conv2d):
+        rad = nn.functional.conv2d(rad, layer.weight.abs(), stride=layer.stride, padding=layer.padding,
+                                   dilation=layer.dilation, groups=layer.groups)
+    elif isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        rad = rad * _batchnorm_affine(layer)[0].abs().view((1, -1) + (1,) * (rad.ndim - 2))
+    else:  # Flatten, Identity, Dropout (eval)
+        rad = layer(rad)
+    mid = layer(mid)
+    return mid - rad, mid + rad
+
+
 def _relu_backward(lam: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Pull ``lam . relu(z)`` back to a *lower* bound ``lam' . z + b`` given z in [lo, hi]."""
     unstable = (lo < 0) & (hi > 0)
-    slope_up = torch.where(unstable, hi / (hi - lo).clamp_min(1e-30), (lo >= 0).to(lo.dtype))
+    active = (lo >= 0).to(lo.dtype)
+    slope_up = torch.where(unstable, hi / (hi - lo).clamp_min(1e-30), active)
     icpt_up = torch.where(unstable, -slope_up * lo, torch.zeros_like(lo))
-    slope_low = torch.where(unstable, (hi > -lo).to(lo.dtype), (lo >= 0).to(lo.dtype))
+    slope_low = torch.where(unstable, (hi > -lo).to(lo.dtype), active)
     pos, neg = lam.clamp_min(0), lam.clamp_max(0)
     new_lam = pos * slope_low + neg * slope_up
     bias = (neg * icpt_up).flatten(1).sum(1)
     return new_lam, bias
 
 
-def _backward(
-    layers: list[nn.Module], shapes: list[tuple[int, ...]], bounds: dict[int, tuple[torch.Tensor, torch.Tensor]],
-    upto: int, lam: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pull ``lam . h_upto`` (output of layer ``upto - 1``) back to the input: returns (A, b) with lower bound."""
-    bias = lam.new_zeros(lam.shape[0])
-    for k in range(upto - 1, -1, -1):
-        layer = layers[k]
-        if isinstance(layer, nn.ReLU):
-            lam, b = _relu_backward(lam, *bounds[k])
-        else:
-            lam, b = _affine_backward(layer, lam, shapes[k])
-        bias = bias + b
-    return lam, bias
+class NetworkBounds:
+    """CROWN bounds of one network over one input set around x0 (see the module docstring).
+
+    The pre-activation bounds of every ReLU (``preactivation``) are computed on first use and kept, so
+    every specification bounded through this object reuses them.
+
+    Parameters
+    ----------
+    model
+        ``nn.Sequential`` (possibly nested) of Linear, Conv2d, BatchNorm (eval mode), Flatten and ReLU.
+    x0
+        Centre input, without batch dimension.
+    box, l2_radius
+        The input set: an axis-aligned box ``(lo, hi)`` containing x0, or the L2 ball of that radius.
+    """
+
+    def __init__(
+        self, model: nn.Module, x0: torch.Tensor, *, box: tuple[torch.Tensor, torch.Tensor] | None = None,
+        l2_radius: float | None = None,
+    ) -> None:
+        if (box is None) == (l2_radius is None):
+            raise ValueError("give exactly one input set: box=(lo, hi) or l2_radius=r")
+        self.layers, shapes = double_layers(model, x0)
+        self.shapes, self.out_shape = shapes[:-1], shapes[-1]
+        self.x0 = x0.detach().double().cpu()
+        self.box = None if box is None else (box[0].detach().double().cpu(), box[1].detach().double().cpu())
+        self.l2_radius = l2_radius
+
+    def lower(self, A: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """min over the input set of ``A delta + c`` (A: (m, d) or (m, *x0.shape); differentiable)."""
+        flat = A.flatten(1)
+        if self.l2_radius is not None:
+            return c - self.l2_radius * flat.norm(dim=1)
+        lo, hi = ((t - self.x0).flatten() for t in self.box)  # type: ignore[union-attr]
+        return flat.clamp_min(0) @ lo + flat.clamp_max(0) @ hi + c
+
+    def _backward(
+        self, upto: int, lam: torch.Tensor, bounds: dict[int, tuple[torch.Tensor, torch.Tensor]]
+    ) -> LinearBound:
+        """Pull ``lam . h_upto`` (output of layer ``upto - 1``) back to the input: (A, c) in delta form,
+        given the pre-activation ``bounds`` of the ReLUs below ``upto``."""
+        bias = lam.new_zeros(lam.shape[0])
+        for k in range(upto - 1, -1, -1):
+            layer = self.layers[k]
+            if isinstance(layer, nn.ReLU):
+                lam, b = _relu_backward(lam, *bounds[k])
+            else:
+                lam, b = _affine_backward(layer, lam, self.shapes[k])
+            bias = bias + b
+        return LinearBound(lam, lam.flatten(1) @ self.x0.flatten() + bias)
+
+    @functools.cached_property
+    def preactivation(self) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+        """Layer index of each ReLU -> (lower, upper) bounds of its input over the input set."""
+        bounds: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        if self.box is not None:
+            lo, hi = self.box
+        else:  # IBP starts from the ball's bounding box; CROWN below concretises over the ball itself
+            lo, hi = self.x0 - self.l2_radius, self.x0 + self.l2_radius
+        lo, hi = lo.unsqueeze(0), hi.unsqueeze(0)
+        with torch.no_grad():
+            for k, layer in enumerate(self.layers):
+                if isinstance(layer, nn.ReLU):
+                    lo, hi = lo[0], hi[0]
+                    # before the first ReLU, one mixing layer over a box: IBP is exact, CROWN could not help
+                    mixing = sum(isinstance(m, _MIXING) for m in self.layers[:k])
+                    exact = self.box is not None and not bounds and mixing <= 1
+                    unstable = torch.nonzero(((lo < 0) & (hi > 0)).flatten()).flatten()
+                    if not exact and unstable.numel():
+                        lo, hi = self._tighten(k, lo, hi, unstable, bounds)
+                    bounds[k] = (lo, hi)
+                    lo, hi = lo.unsqueeze(0), hi.unsqueeze(0)
+                lo, hi = _interval_forward(layer, lo, hi)
+        return bounds
+
+    def _tighten(
+        self, k: int, lo: torch.Tensor, hi: torch.Tensor, idx: torch.Tensor,
+        bounds: dict[int, tuple[torch.Tensor, torch.Tensor]],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Intersect [lo, hi] with CROWN's bounds of the input of layer k at the flat neuron indices idx."""
+        n = idx.numel()
+        rows = torch.zeros(n, lo.numel(), dtype=lo.dtype)
+        rows[torch.arange(n), idx] = 1.0
+        rows = rows.reshape(n, *lo.shape)
+        bound = self._backward(k, torch.cat([rows, -rows]), bounds)  # lower bounds of h_i and of -h_i
+        both = self.lower(bound.A, bound.c)
+        lo, hi = lo.flatten().clone(), hi.flatten().clone()
+        lo[idx], hi[idx] = torch.maximum(lo[idx], both[:n]), torch.minimum(hi[idx], -both[n:])
+        return lo.reshape(self.shapes[k]), hi.reshape(self.shapes[k])
+
+    @torch.no_grad()
+    def linear_bounds(self, spec: torch.Tensor) -> LinearBound:
+        """Linear lower bounds ``spec @ f(x0 + delta) >= A delta + c`` valid on the input set.
+
+        ``spec``: ``(m, n_outputs)`` matrix C; e.g. rows ``e_y - e_j`` bound the margins of class y.
+        """
+        bound = self._backward(len(self.layers), spec.to(torch.float64), self.preactivation)
+        return LinearBound(bound.A.reshape(spec.shape[0], *self.x0.shape), bound.c)
 
 
-def _concretize_lower(A: torch.Tensor, b: torch.Tensor, x0: torch.Tensor, box: tuple[torch.Tensor, torch.Tensor] | None,
-                      l2: float | None) -> torch.Tensor:
-    """min over the input set of ``A x + b`` (box [lo, hi], or L2 ball of radius l2 around x0)."""
-    flat = A.flatten(1)
-    if l2 is not None:
-        return flat @ x0.flatten() + b - l2 * flat.norm(dim=1)
-    lo, hi = (t.flatten() for t in box)  # type: ignore[union-attr]
-    return flat.clamp_min(0) @ lo + flat.clamp_max(0) @ hi + b
-
-
-@torch.no_grad()
 def crown_linear_bounds(
     model: nn.Module,
     x0: torch.Tensor,
@@ -146,40 +265,9 @@ def crown_linear_bounds(
     box: tuple[torch.Tensor, torch.Tensor] | None = None,
     l2_radius: float | None = None,
 ) -> LinearBound:
-    """Linear lower bounds ``spec @ f(x0 + delta) >= A delta + c`` valid on the input set.
+    """CROWN's ``spec @ f(x0 + delta) >= A delta + c`` on the input set (one-off ``NetworkBounds``).
 
-    Parameters
-    ----------
-    model
-        ``nn.Sequential`` (possibly nested) of Linear, Conv2d, BatchNorm (eval mode), Flatten and ReLU.
-    x0
-        Centre input, without batch dimension.
-    spec
-        ``(m, n_outputs)`` matrix C; e.g. rows ``e_y - e_j`` bound the margins of class y.
-    box, l2_radius
-        The input set: an axis-aligned box ``(lo, hi)`` containing x0, or the L2 ball of that radius.
+    Parameters as in ``NetworkBounds`` and ``NetworkBounds.linear_bounds``; build a ``NetworkBounds`` to
+    bound several specifications over the same input set.
     """
-    if (box is None) == (l2_radius is None):
-        raise ValueError("give exactly one input set: box=(lo, hi) or l2_radius=r")
-    layers = _layers(model)
-    dtype = torch.float64  # bounds in double precision: rounding must not eat the soundness margin
-    layers = [copy.deepcopy(layer).double().eval() for layer in layers]
-    x0 = x0.to(dtype)
-    box = None if box is None else (box[0].to(dtype), box[1].to(dtype))
-    shapes: list[tuple[int, ...]] = []
-    h = x0.unsqueeze(0)
-    for layer in layers:
-        shapes.append(tuple(h.shape[1:]))
-        h = layer(h)
-    bounds: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-    for k, layer in enumerate(layers):
-        if isinstance(layer, nn.ReLU):
-            n = math.prod(shapes[k])
-            eye = torch.eye(n, dtype=dtype).reshape(n, *shapes[k])
-            A, b = _backward(layers, shapes, bounds, k, torch.cat([eye, -eye]))
-            both = _concretize_lower(A, b, x0, box, l2_radius)
-            bounds[k] = (both[:n].reshape(shapes[k]), -both[n:].reshape(shapes[k]))
-    A, b = _backward(layers, shapes, bounds, len(layers), spec.to(dtype))
-    c = A.flatten(1) @ x0.flatten() + b
-    return LinearBound(A.reshape(spec.shape[0], *x0.shape), c)
-
+    return NetworkBounds(model, x0, box=box, l2_radius=l2_radius).linear_bounds(spec)

@@ -8,12 +8,13 @@ B_l and D_l diagonal with entries in [0, 1]. Hence, by sub-multiplicativity,
     |c_i . f(u) - c_i . f(v)| <= L_i ||u - v||_2,   L_i = ||c_i J_n P_{n-1}|| prod_l ||P_l J_l P_{l-1}||_2
 
 where P_l keeps the neurons of ReLU l that can be active. Globally every neuron can; on an input box,
-neurons whose CROWN pre-activation upper bound is <= 0 are dead (D = 0) on the whole box, and since
-the box is convex the segment between two of its points stays in it, so the local constant is sound
-for pairs of points in the box. Each ||P_l J_l P_{l-1}||_2 is the exact largest singular value of the
-block's dense matrix (eigvalsh of its Gram matrix on the smaller side, float64, inflated by
-``NORM_SLACK`` against rounding); blocks too large for a dense matrix fall back to per-layer bounds
-(exact for Linear, sqrt(max column sum * max row sum) of |W| for Conv2d, max |scale| for BatchNorm).
+neurons whose pre-activation upper bound (IBP and CROWN, ``bounds.crown.NetworkBounds``) is <= 0 are
+dead (D = 0) on the whole box, and since the box is convex the segment between two of its points stays
+in it, so the local constant is sound for pairs of points in the box. Each ||P_l J_l P_{l-1}||_2 is the
+exact largest singular value of the block's dense matrix (eigvalsh of its Gram matrix on the smaller
+side, float64, inflated by ``NORM_SLACK`` against rounding); blocks too large for a dense matrix fall
+back to per-layer bounds (exact for Linear, sqrt(max column sum * max row sum) of |W| for Conv2d,
+max |scale| for BatchNorm).
 
 The products of the entrywise absolute values bound each partial derivative on the same set,
 ``|d (c_i . f) / d x_j| <= (|c_i J_n| P_{n-1} |J_{n-1}| ... P_1 |J_1|)_j`` (McDiarmid's inequality needs
@@ -22,14 +23,13 @@ these; for a linear model they are exactly |w_j|).
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
 import torch
 from torch import nn
 
-from .crown import _layers, crown_linear_bounds
+from .crown import NetworkBounds, double_layers
 
 #: Relative inflation of computed spectral norms (float64 eigvalsh error is ~1e-13 relative here).
 NORM_SLACK = 1e-9
@@ -71,45 +71,32 @@ def _block_matrix(block: list[nn.Module], in_shape: tuple[int, ...]) -> torch.Te
     return (h[1:] - h[:1]).T
 
 
-def _alive_masks(layers, relus, x0, box) -> list[torch.Tensor]:
-    """Per ReLU, the neurons whose pre-activation may be positive somewhere in the box (all if no box)."""
-    masks = []
-    for k, shape in relus:
-        n = math.prod(shape)
-        if box is None:
-            masks.append(torch.ones(n, dtype=torch.bool))
-            continue
-        if k == 0:
-            upper = box[1].flatten()
-        else:
-            eye = torch.eye(n, dtype=torch.float64).reshape(n, *shape)
-            bound = crown_linear_bounds(nn.Sequential(*layers[:k]), x0, -eye, box=box)
-            a = bound.A.flatten(1)  # -h(x) >= a (x - x0) + c  =>  h(x) <= -(min over the box)
-            low = a.clamp_min(0) @ (box[0] - x0).flatten() + a.clamp_max(0) @ (box[1] - x0).flatten() + bound.c
-            upper = -low
-        masks.append(upper > 0)
-    return masks
-
-
 @torch.no_grad()
 def lipschitz_of_rows(
-    model: nn.Module, x0: torch.Tensor, rows: torch.Tensor, box: tuple[torch.Tensor, torch.Tensor] | None = None
+    model: nn.Module, x0: torch.Tensor, rows: torch.Tensor, box: tuple[torch.Tensor, torch.Tensor] | None = None,
+    *, network: NetworkBounds | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """L2 Lipschitz constants of ``rows @ f`` (globally, or over the input box ``(lo, hi)`` around ``x0``).
 
-    Returns the constants (one per row), per-coordinate sensitivities ``S[i, j] >= sup |d (rows_i . f) / d x_j|``
-    over the box (or everywhere), and diagnostics: block norms and live neurons per ReLU.
+    ``network``: CROWN bounds of the same model over a box around ``x0`` that the caller already has (their
+    pre-activation bounds are reused); it replaces ``box``. Returns the constants (one per row), per-coordinate
+    sensitivities ``S[i, j] >= sup |d (rows_i . f) / d x_j|`` over the box (or everywhere), and diagnostics:
+    block norms and live neurons per ReLU.
     """
-    layers = [copy.deepcopy(layer).double().eval() for layer in _layers(model)]
+    if network is not None and (box is not None or network.box is None):
+        raise ValueError("give the box either as box=(lo, hi) or as network=NetworkBounds(..., box=...)")
+    if network is None and box is not None:
+        network = NetworkBounds(model, x0, box=box)
+    if network is None:
+        layers, shapes = double_layers(model, x0)
+        shapes, out_shape = shapes[:-1], shapes[-1]
+    else:
+        layers, shapes, out_shape = network.layers, network.shapes, network.out_shape
     x0 = x0.detach().double().cpu()
-    box = None if box is None else (box[0].double(), box[1].double())
-    shapes, h = [], x0.unsqueeze(0)
-    for layer in layers:
-        shapes.append(tuple(h.shape[1:]))
-        h = layer(h)
-    out_shape = tuple(h.shape[1:])
     relus = [(k, shapes[k]) for k, layer in enumerate(layers) if isinstance(layer, nn.ReLU)]
-    masks = _alive_masks(layers, relus, x0, box)
+    # a neuron is dead on the box where its pre-activation upper bound is <= 0 (all alive globally)
+    masks = [torch.ones(math.prod(shape), dtype=torch.bool) if network is None
+             else network.preactivation[k][1].flatten() > 0 for k, shape in relus]
     cuts = [-1] + [k for k, _ in relus] + [len(layers)]
     in_shapes = [tuple(x0.shape)] + [s for _, s in relus]
     in_masks = [torch.ones(math.prod(x0.shape), dtype=torch.bool)] + masks
@@ -140,5 +127,5 @@ def lipschitz_of_rows(
     else:
         sensitivity = np.repeat(lipschitz[:, None], math.prod(x0.shape), axis=1)
     info = {"block_norms": norms[:-1], "live_neurons": [int(m.sum()) for m in masks],
-            "neurons": [int(m.numel()) for m in masks], "local": box is not None}
+            "neurons": [int(m.numel()) for m in masks], "local": network is not None}
     return lipschitz, sensitivity, info

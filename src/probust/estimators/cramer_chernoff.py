@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from scipy import optimize, special, stats
 
-from ..bounds import crown_linear_bounds
+from ..bounds import NetworkBounds
 from ..bounds.linear_form import clipped_cdf, convolution_tail
 from ..bounds.lipschitz import lipschitz_of_rows
 from ..errors import ConfigurationError
@@ -117,8 +117,11 @@ def norm_tail(pert, r: float, d: int, law: str) -> float:
     return bound
 
 
-def concentration_bound(pert, model, x, rows, offsets, margins, lipschitz, sens) -> float:
-    """Union over rows of Lipschitz concentration bounds on P(g_i(x') <= 0) (see the module docstring)."""
+def concentration_bound(pert, network: NetworkBounds | None, x, rows, offsets, margins, lipschitz, sens) -> float:
+    """Union over rows of Lipschitz concentration bounds on P(g_i(x') <= 0) (see the module docstring).
+
+    ``network``: CROWN over the noise support box (None if unbounded), shared with the Lipschitz constants.
+    """
     if isinstance(pert, Gaussian):  # TIS; E g_i >= g_i(x) - L_i E||delta|| >= g_i(x) - L_i sigma sqrt(d)
         t = margins - lipschitz * pert.sigma * math.sqrt(x.numel())
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -127,11 +130,10 @@ def concentration_bound(pert, model, x, rows, offsets, margins, lipschitz, sens)
     if not isinstance(pert, UniformLinf) and not (isinstance(pert, TruncatedGaussian) and pert.p == math.inf):
         return 1.0
     # McDiarmid: independent coordinates with ranges hi_j - lo_j; the mean from CROWN's linear lower bound
-    # g_i(x + delta) >= A_i delta + c_i, so E g_i >= c_i + A_i E[delta] (E[delta] of the clipped law)
-    xn = x.numpy().ravel()
-    lo, hi, mean, _ = _coordinates(pert, xn)
-    box = (torch.from_numpy(xn + lo).reshape(x.shape), torch.from_numpy(xn + hi).reshape(x.shape))
-    crown = crown_linear_bounds(model, x, rows, box=box)
+    # g_i(x + delta) >= A_i delta + c_i, so E g_i >= c_i + A_i E[delta] (E[delta] of the clipped law); the
+    # support box [max(x - eps, clip_lo), min(x + eps, clip_hi)] is the coordinates' [x + lo, x + hi]
+    lo, hi, mean, _ = _coordinates(pert, x.numpy().ravel())
+    crown = network.linear_bounds(rows)
     a = crown.A.flatten(1).numpy()
     t = crown.c.numpy() + offsets.numpy() + a @ mean - MEAN_SLACK * np.abs(a) @ (hi - lo)
     spread = ((sens * (hi - lo)) ** 2).sum(1)
@@ -204,13 +206,15 @@ class CramerChernoff(Estimator):
             clean = copy.deepcopy(oracle.model).double().eval()(x.unsqueeze(0))[0].flatten()
         rows, offsets = safe_margins(oracle.failure, clean)
         margins = (rows @ clean + offsets).numpy()
-        box = _support_box(pert, x) if self.local else None
-        lipschitz, sens, info = lipschitz_of_rows(oracle.model, x, rows, box)
+        support = _support_box(pert, x)
+        # one CROWN pass over the support serves the dead-neuron masks and the McDiarmid mean below
+        network = None if support is None else NetworkBounds(oracle.model, x, box=support)
+        lipschitz, sens, info = lipschitz_of_rows(oracle.model, x, rows, network=network if self.local else None)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratios = np.where(lipschitz > 0, margins / lipschitz, np.where(margins > 0, np.inf, -np.inf))
         radius = float(ratios.min())
         bound = 0.0 if radius == math.inf else norm_tail(pert, radius, x.numel(), self.law)
-        conc = concentration_bound(pert, oracle.model, x, rows, offsets, margins, lipschitz, sens)
+        conc = concentration_bound(pert, network, x, rows, offsets, margins, lipschitz, sens)
         upper = min(bound, conc)
         ci = ConfidenceInterval(0.0, upper, 1.0, f"cramer-chernoff-{self.law}", "upper")
         return Outcome(
