@@ -1,4 +1,9 @@
-"""CROWN: backward linear relaxation of ReLU networks (Zhang et al., NeurIPS'18).
+"""CROWN and alpha-CROWN: backward linear relaxation of ReLU networks.
+
+Zhang, Weng, Chen, Hsieh & Daniel, "Efficient neural network robustness certification with general
+activation functions", NeurIPS 2018 (CROWN); Xu, Zhang, Wang, Wang, Jana, Lin & Hsieh, "Fast and complete:
+enabling complete neural network verification with rapid and massively parallel incomplete verifiers",
+ICLR 2021 (alpha-CROWN).
 
 Given a network f = L_n o ... o L_1 made of Linear, Conv2d, BatchNorm (eval), Flatten and ReLU layers, an
 input box ``[lo, hi]`` (or an L2 ball) around x0, and a specification matrix C, it returns
@@ -8,8 +13,11 @@ input box ``[lo, hi]`` (or an L2 ball) around x0, and a specification matrix C, 
 
 Each ReLU y = max(z, 0) with pre-activation bounds l < 0 < u is relaxed between the lines
 ``alpha z <= y <= u (z - l) / (u - l)``; the linear function is pulled back layer by layer through these
-relaxations, choosing for each coefficient the relaxation side that keeps (1) a lower bound; CROWN takes
-alpha = 1 if u > -l else 0 (the adaptive line).
+relaxations, choosing for each coefficient the relaxation side that keeps (1) a lower bound. The lower
+line is below the ReLU for *every* alpha in [0, 1] (alpha z <= max(z, 0) for all z), so (1) holds for any
+such choice: CROWN takes alpha = 1 if u > -l else 0 (the adaptive line), alpha-CROWN maximises an
+objective of (A, c) over the alphas by projected gradient ascent (Adam, clamped to [0, 1]), one alpha per
+specification row and unstable neuron, with the pre-activation bounds held fixed.
 
 Pre-activation bounds of each ReLU (``NetworkBounds.preactivation``, computed once per input set and
 shared by every specification, so callers that need several specifications pay for them once): interval
@@ -28,6 +36,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -46,6 +55,9 @@ class LinearBound:
     A: torch.Tensor
     c: torch.Tensor
 
+
+#: objective(A, c) -> (m,) scores to maximise, row i depending on (A[i], c[i]) only; A is (m, d).
+Objective = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 _SUPPORTED = (nn.Linear, nn.Conv2d, nn.ReLU, nn.Flatten, nn.BatchNorm1d, nn.BatchNorm2d, nn.Identity, nn.Dropout)
 _MIXING = (nn.Linear, nn.Conv2d)  # layers whose linear part is not diagonal (up to a reshape)
@@ -144,13 +156,24 @@ def _interval_forward(layer: nn.Module, lo: torch.Tensor, hi: torch.Tensor) -> t
     return mid - rad, mid + rad
 
 
-def _relu_backward(lam: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pull ``lam . relu(z)`` back to a *lower* bound ``lam' . z + b`` given z in [lo, hi]."""
+def crown_slopes(lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """CROWN's adaptive lower-line slope: 1 where ``u > -l`` (the line nearer the ReLU in area), else 0."""
+    return (hi > -lo).to(lo.dtype)
+
+
+def _relu_backward(
+    lam: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, alpha: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pull ``lam . relu(z)`` back to a *lower* bound ``lam' . z + b`` given z in [lo, hi].
+
+    ``alpha`` (broadcastable to lam, values in [0, 1]) are the lower-line slopes of the unstable neurons;
+    None takes CROWN's adaptive choice. Stable neurons are relaxed exactly whatever alpha says.
+    """
     unstable = (lo < 0) & (hi > 0)
     active = (lo >= 0).to(lo.dtype)
     slope_up = torch.where(unstable, hi / (hi - lo).clamp_min(1e-30), active)
     icpt_up = torch.where(unstable, -slope_up * lo, torch.zeros_like(lo))
-    slope_low = torch.where(unstable, (hi > -lo).to(lo.dtype), active)
+    slope_low = torch.where(unstable, crown_slopes(lo, hi) if alpha is None else alpha, active)
     pos, neg = lam.clamp_min(0), lam.clamp_max(0)
     new_lam = pos * slope_low + neg * slope_up
     bias = (neg * icpt_up).flatten(1).sum(1)
@@ -158,7 +181,7 @@ def _relu_backward(lam: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> tup
 
 
 class NetworkBounds:
-    """CROWN bounds of one network over one input set around x0 (see the module docstring).
+    """CROWN / alpha-CROWN bounds of one network over one input set around x0 (see the module docstring).
 
     The pre-activation bounds of every ReLU (``preactivation``) are computed on first use and kept, so
     every specification bounded through this object reuses them.
@@ -194,7 +217,8 @@ class NetworkBounds:
         return flat.clamp_min(0) @ lo + flat.clamp_max(0) @ hi + c
 
     def _backward(
-        self, upto: int, lam: torch.Tensor, bounds: dict[int, tuple[torch.Tensor, torch.Tensor]]
+        self, upto: int, lam: torch.Tensor, bounds: dict[int, tuple[torch.Tensor, torch.Tensor]],
+        alphas: dict[int, torch.Tensor] | None = None,
     ) -> LinearBound:
         """Pull ``lam . h_upto`` (output of layer ``upto - 1``) back to the input: (A, c) in delta form,
         given the pre-activation ``bounds`` of the ReLUs below ``upto``."""
@@ -202,7 +226,7 @@ class NetworkBounds:
         for k in range(upto - 1, -1, -1):
             layer = self.layers[k]
             if isinstance(layer, nn.ReLU):
-                lam, b = _relu_backward(lam, *bounds[k])
+                lam, b = _relu_backward(lam, *bounds[k], None if alphas is None else alphas.get(k))
             else:
                 lam, b = _affine_backward(layer, lam, self.shapes[k])
             bias = bias + b
@@ -248,13 +272,59 @@ class NetworkBounds:
         return lo.reshape(self.shapes[k]), hi.reshape(self.shapes[k])
 
     @torch.no_grad()
-    def linear_bounds(self, spec: torch.Tensor) -> LinearBound:
+    def linear_bounds(self, spec: torch.Tensor, alphas: dict[int, torch.Tensor] | None = None) -> LinearBound:
         """Linear lower bounds ``spec @ f(x0 + delta) >= A delta + c`` valid on the input set.
 
-        ``spec``: ``(m, n_outputs)`` matrix C; e.g. rows ``e_y - e_j`` bound the margins of class y.
+        Parameters
+        ----------
+        spec
+            ``(m, n_outputs)`` matrix C; e.g. rows ``e_y - e_j`` bound the margins of class y.
+        alphas
+            Optional lower-line slopes in [0, 1] per ReLU layer index, broadcastable to ``(m, *neurons)``
+            (missing layers: CROWN's choice). Any values in [0, 1] give a sound bound; others are refused.
         """
-        bound = self._backward(len(self.layers), spec.to(torch.float64), self.preactivation)
+        for k, alpha in (alphas or {}).items():
+            if not isinstance(self.layers[k], nn.ReLU) or alpha.min() < 0 or alpha.max() > 1:
+                raise ValueError(f"alphas[{k}] must be slopes in [0, 1] of a ReLU layer")
+        bound = self._backward(len(self.layers), spec.to(torch.float64), self.preactivation, alphas)
         return LinearBound(bound.A.reshape(spec.shape[0], *self.x0.shape), bound.c)
+
+    def alpha_crown(
+        self, spec: torch.Tensor, objective: Objective | None = None, *, iterations: int = 30, lr: float = 0.1
+    ) -> LinearBound:
+        """alpha-CROWN: per row, the bound of the best alphas found for ``objective`` (default: ``lower``).
+
+        Projected Adam ascent on the sum of the rows' objectives (rows have their own alphas, so this
+        maximises each row's objective), starting from CROWN's slopes; each row keeps its best iterate,
+        so its objective is never below CROWN's. Pre-activation bounds stay CROWN's (``preactivation``).
+        """
+        objective = self.lower if objective is None else objective
+        spec = spec.to(torch.float64)
+        m = spec.shape[0]
+        alphas = {k: crown_slopes(lo, hi).expand(m, *lo.shape).clone().requires_grad_(True)
+                  for k, (lo, hi) in self.preactivation.items() if ((lo < 0) & (hi > 0)).any()}
+        if not alphas:  # every neuron stable: the relaxation is exact, nothing to optimise
+            return self.linear_bounds(spec)
+        optimiser = torch.optim.Adam(alphas.values(), lr=lr)
+        best_A = best_c = best = None
+        for step in range(iterations + 1):
+            with torch.enable_grad():
+                bound = self._backward(len(self.layers), spec, self.preactivation, alphas)
+                score = objective(bound.A.flatten(1), bound.c)
+            with torch.no_grad():
+                if best is None:
+                    best_A, best_c, best = bound.A.detach().clone(), bound.c.detach().clone(), score.detach().clone()
+                better = score > best
+                best_A[better], best_c[better], best[better] = bound.A[better], bound.c[better], score[better]
+            if step == iterations:
+                break
+            optimiser.zero_grad()
+            (-score.sum()).backward()
+            optimiser.step()
+            with torch.no_grad():
+                for alpha in alphas.values():
+                    alpha.clamp_(0.0, 1.0)  # the projection: every slope in [0, 1] keeps (1) sound
+        return LinearBound(best_A.reshape(m, *self.x0.shape), best_c)
 
 
 def crown_linear_bounds(
