@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list zoo models, data sets, perturbations and estimators")
     listing.set_defaults(handler=_list)
     _add_campaign_commands(commands)
+    _add_bench_commands(commands)
     return parser
 
 
@@ -162,6 +163,37 @@ def _add_campaign_commands(commands: Any) -> None:
                              "set (k-means cells in the model's penultimate-layer features)")
     report.add_argument("--op-cells", type=int, default=10, metavar="K", help="cells of the profile (default 10)")
     report.set_defaults(handler=handlers.report)
+
+
+def _add_bench_commands(commands: Any) -> None:
+    """``probust bench run | leaderboard | list`` (handlers in :mod:`probust.bench.commands`)."""
+    from .bench import commands as handlers
+
+    bench = commands.add_parser("bench", help="PR-Bench: score every estimator on gold-standard cases")
+    actions = bench.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = actions.add_parser("run", help="run (or resume) the benchmark, storing each cell as it finishes")
+    run.add_argument("--quick", action="store_true", help="the quick subset (CI): fewer cases, R=2, budget 20000")
+    run.add_argument("--estimators", nargs="+", metavar="NAME",
+                     help=f"estimators to score (default: every registered one: {', '.join(ESTIMATORS)})")
+    run.add_argument("--cases", nargs="+", metavar="PATTERN",
+                     help="case ids, suites (linear, relu, zoo) or wildcards like 'linear/gaussian/*'")
+    run.add_argument("--repeats", type=int, metavar="R", help="repetitions per case (default: 4; quick 2)")
+    run.add_argument("--budget", type=_count, metavar="B", help="queries per run (default: 100000; quick 20000)")
+    run.add_argument("--confidence", type=float, help="nominal interval confidence (default: 0.95)")
+    run.add_argument("--db", default=handlers.DEFAULT_DB, metavar="PATH",
+                     help=f"results database (default: {handlers.DEFAULT_DB}; a campaign database works too)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=handlers.run)
+    board = actions.add_parser("leaderboard", help="print the leaderboard of a run; write Markdown / HTML")
+    board.add_argument("--db", default=handlers.DEFAULT_DB, metavar="PATH")
+    board.add_argument("--run", metavar="ID", help="run id (default: the most recent run)")
+    board.add_argument("--markdown", metavar="PATH", help="write the leaderboard as Markdown")
+    board.add_argument("--html", metavar="PATH", help="write a self-contained HTML page with a figure")
+    board.set_defaults(handler=handlers.leaderboard)
+    listing = actions.add_parser("list", help="list the benchmark cases and their gold values")
+    listing.add_argument("--quick", action="store_true", help="only the quick subset")
+    listing.add_argument("--cases", nargs="+", metavar="PATTERN")
+    listing.set_defaults(handler=handlers.list_cases)
 
 
 def _add_task_options(parser: argparse.ArgumentParser) -> None:

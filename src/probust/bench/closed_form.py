@@ -105,30 +105,67 @@ def linear_case(family: str, dim: int, failure_probability: float, seed: int = 0
     family in more than 200 dimensions it is aimed with the CLT; ``LinearCase.failure_probability`` is
     always the exact value at the chosen bias).
     """
-    rng = np.random.default_rng(seed)
-    x = torch.tensor(rng.uniform(0.25, 0.75, dim))
+    w, _ = _weights_and_input(family, dim, seed)
+    w_norm = float(w.norm())
     if family == "uniform-linf":
-        w = torch.ones(dim, dtype=torch.float64)
-        pert: Perturbation = UniformLinf(eps=scale)
         if dim <= _EXACT_SOLVE_MAX_DIM:
             tail = lambda m: irwin_hall_tail((dim + m / scale) / 2, dim)  # noqa: E731
             margin = _solve_margin(tail, failure_probability, dim * scale)
         else:  # exact tails cost seconds here: aim with the CLT (sum of d uniforms on [-1, 1] has variance d/3)
             margin = scale * math.sqrt(dim / 3) * float(stats.norm.isf(failure_probability))
-        exact = irwin_hall_tail((dim + margin / scale) / 2, dim)
+    elif family == "gaussian":
+        margin = float(stats.norm.isf(failure_probability)) * scale * w_norm
+    elif family == "uniform-l2":
+        a = (dim + 1) / 2
+        margin = (2 * float(stats.beta.isf(failure_probability, a, a)) - 1) * scale * w_norm
     else:
-        w = torch.tensor(rng.standard_normal(dim))
-        w_norm = float(w.norm())
-        if family == "gaussian":
-            pert = Gaussian(sigma=scale)
-            margin = float(stats.norm.isf(failure_probability)) * scale * w_norm
-            exact = gaussian_tail(margin, scale, w_norm)
-        elif family == "uniform-l2":
-            pert = UniformL2(eps=scale)
-            a = (dim + 1) / 2
-            margin = (2 * float(stats.beta.isf(failure_probability, a, a)) - 1) * scale * w_norm
-            exact = l2_ball_tail(margin, scale, w_norm, dim)
-        else:
-            raise ValueError(f"unknown family {family!r}; use gaussian, uniform-l2 or uniform-linf")
-    b = -float(w @ x) - margin
-    return LinearCase(family, dim, linear_classifier(w, b), x, pert, exact)
+        raise ValueError(f"unknown family {family!r}; use gaussian, uniform-l2 or uniform-linf")
+    case = linear_case_at_margin(family, dim, margin, seed, scale)
+    return dataclasses.replace(case, failure_probability=linear_tail(family, dim, margin, scale, w_norm))
+
+
+def _weights_and_input(family: str, dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weight vector and clean input of a linear case (random with ``seed``; equal weights for L-inf)."""
+    rng = np.random.default_rng(seed)
+    x = torch.tensor(rng.uniform(0.25, 0.75, dim))
+    if family == "uniform-linf":
+        return torch.ones(dim, dtype=torch.float64), x
+    return torch.tensor(rng.standard_normal(dim)), x
+
+
+def linear_tail(family: str, dim: int, margin: float, scale: float, w_norm: float) -> float:
+    """The exact failure probability of a linear case with clean margin ``margin`` (closed forms above)."""
+    if family == "gaussian":
+        return gaussian_tail(margin, scale, w_norm)
+    if family == "uniform-l2":
+        return l2_ball_tail(margin, scale, w_norm, dim)
+    if family == "uniform-linf":
+        return irwin_hall_tail((dim + margin / scale) / 2, dim)
+    raise ValueError(f"unknown family {family!r}; use gaussian, uniform-l2 or uniform-linf")
+
+
+_PERTURBATIONS = {"gaussian": lambda s: Gaussian(sigma=s), "uniform-l2": lambda s: UniformL2(eps=s),
+                  "uniform-linf": lambda s: UniformLinf(eps=s)}
+
+
+def linear_case_at_margin(
+    family: str, dim: int, margin: float, seed: int = 0, scale: float = 0.1, failure_probability: float = math.nan
+) -> LinearCase:
+    """The linear case of :func:`linear_case` with a given clean margin, built without computing any tail."""
+    w, x = _weights_and_input(family, dim, seed)
+    return linear_case_with_bias(family, dim, -float(w @ x) - margin, seed, scale, failure_probability)
+
+
+def linear_case_with_bias(
+    family: str, dim: int, bias: float, seed: int = 0, scale: float = 0.1, failure_probability: float = math.nan
+) -> LinearCase:
+    """The linear case with weights and input from ``seed`` and the given bias, built without any tail.
+
+    PR-Bench stores the bias (so the model is the same float64 function on every machine, whatever the
+    rounding of ``w . x``) and the gold value computed from the exact margin ``-(w . x + b)`` of those
+    float64 numbers; ``failure_probability`` is only passed through.
+    """
+    if family not in _PERTURBATIONS:
+        raise ValueError(f"unknown family {family!r}; use gaussian, uniform-l2 or uniform-linf")
+    w, x = _weights_and_input(family, dim, seed)
+    return LinearCase(family, dim, linear_classifier(w, bias), x, _PERTURBATIONS[family](scale), failure_probability)

@@ -1,0 +1,96 @@
+"""Handlers of ``probust bench run | leaderboard | list`` (the parser lives in :mod:`probust.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from rich.table import Table
+from rich.text import Text
+
+from .._io import check_output_path, write_text_atomic
+from ..errors import ConfigurationError
+from . import leaderboard as lb
+from .cases import BENCH_VERSION, select_cases
+from .protocol import FULL, QUICK, Protocol, plan, resolve_estimators, run_bench
+from .scoring import summarize
+from .store import BenchStore
+
+DEFAULT_DB = "pr-bench.db"
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    """``--estimators a b`` and ``--estimators a,b`` both work."""
+    if not values:
+        return None
+    return [n for v in values for n in v.split(",") if n]
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    from .. import cli
+
+    base = QUICK if args.quick else FULL
+    protocol = Protocol(repeats=base.repeats if args.repeats is None else args.repeats,
+                        budget=base.budget if args.budget is None else args.budget,
+                        confidence=base.confidence if args.confidence is None else args.confidence)
+    cases = select_cases(_names(args.cases), quick=args.quick)
+    estimators = resolve_estimators(_names(args.estimators))
+    cells = plan(cases, estimators, protocol)
+    start = time.perf_counter()
+    with BenchStore(args.db) as store, cli._progress_bar(args.quiet, unit="cells") as (progress, bar):
+        progress.update(bar, total=len(cells))
+
+        def advance(cell, status: str, computed: bool) -> None:
+            progress.update(bar, description=f"{cell.case.id} {cell.estimator_name} r{cell.repetition}")
+            progress.advance(bar)
+
+        rid, computed = run_bench(store, cases, estimators, protocol, on_cell=advance)
+        print(f"bench run {rid}: {computed} of {len(cells)} cells computed ({len(cells) - computed} already "
+              f"stored) in {time.perf_counter() - start:.0f} s; database {args.db}")
+        _print(*lb.load(store, rid))
+    return 0
+
+
+def leaderboard(args: argparse.Namespace, argv: list[str]) -> int:
+    md = check_output_path(args.markdown) if args.markdown else None
+    page = check_output_path(args.html) if args.html else None
+    with BenchStore(_existing(args.db)) as store:
+        rid, config, cells = lb.load(store, args.run)
+    _print(rid, config, cells)
+    if md is not None:
+        write_text_atomic(md, lb.markdown(rid, config, cells))
+    if page is not None:
+        write_text_atomic(page, lb.html_page(rid, config, cells))
+    return 0
+
+
+def list_cases(args: argparse.Namespace, argv: list[str]) -> int:
+    from .. import cli
+
+    table = Table("case", "version", "quick", "gold p", "gold precision", "method",
+                  title=Text(f"PR-Bench cases ({BENCH_VERSION})"))
+    for case in select_cases(_names(args.cases), quick=args.quick):
+        g = case.gold
+        table.add_row(case.id, case.version, "yes" if case.quick else "", f"{g.value:.6g}",
+                      f"+-{g.rel_halfwidth:.1e} rel." + (f" ({g.confidence:g})" if g.confidence else ""), g.method)
+    cli._stdout_console().print(table)
+    return 0
+
+
+def _print(rid: str, config: dict, cells: list) -> None:
+    from .. import cli
+
+    nominal = config["protocol"]["confidence"]
+    table = Table(*lb.HEADERS, title=Text(f"PR-Bench leaderboard, run {rid}"),
+                  caption=Text(f"{lb.protocol_line(config)}\n{lb.hardware_line(config)}"), caption_justify="left")
+    for r in summarize(cells):
+        table.add_row(*lb.row_cells(r, nominal))
+    cli._stdout_console().print(table)
+
+
+def _existing(db: str) -> str:
+    from pathlib import Path
+
+    if not Path(db).is_file():
+        raise ConfigurationError(f"bench database {db} does not exist; create it with 'probust bench run --db {db}'")
+    return db

@@ -1,0 +1,172 @@
+"""The PR-Bench leaderboard: a terminal table, Markdown, and a self-contained HTML page with a figure.
+
+The rows come from :func:`probust.bench.scoring.summarize` over the cells of one run; the page also shows
+the protocol, the hardware the times were measured on (the comparability rule) and a per-case table.
+The figure (|log10 error| against queries, one colour per estimator) is a matplotlib PNG embedded as
+base64 with the campaign report's helper, so the page can be mailed or archived on its own.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from .. import __version__
+from ..campaign.report import _png, plt
+from .cases import CASES
+from .scoring import CellScore, EstimatorScore, score_cell, summarize
+from .store import BenchStore
+
+#: Where a zero estimate (|log10 error| = inf) and an error below it are drawn in the figure.
+_CEILING, _FLOOR = 20.0, 1e-4
+HEADERS = ("estimator", "median |log10 err|", "worst", "median rel. RMSE", "coverage (95% CI)", "violations",
+           "zeros", "unsupported", "errors", "mean queries", "mean s")
+
+
+def load(store: BenchStore, run: str | None = None) -> tuple[str, dict[str, Any], list[CellScore]]:
+    """The run's id, its configuration and its scored cells (those stored so far)."""
+    from ..campaign.store import config_id
+
+    rid, config = store.run_config(run)
+    proto = config["protocol"]
+    keys = {(cid, ver, name, config_id(params), proto["budget"], proto["confidence"], r)
+            for cid, ver in config["cases"] for name, params in config["estimators"].items()
+            for r in range(proto["repeats"])}
+    cases = {c.id: c for c in CASES.values()}
+    rows = [row for row in store.cells(keys) if row["case_id"] in cases]
+    scored = [score_cell(row, cases[row["case_id"]]) for row in rows]
+    # cells are shared between runs: say so when some were timed on another machine than the run's record
+    config = {**config, "cell_hardware": sorted({row["hardware"] for row in rows})}
+    return rid, config, scored
+
+
+def _f(v: float, fmt: str = ".3g") -> str:
+    if isinstance(v, float) and math.isnan(v):
+        return "-"
+    if isinstance(v, float) and math.isinf(v):
+        return "inf"
+    return format(v, fmt)
+
+
+def row_cells(r: EstimatorScore, nominal: float) -> list[str]:
+    """A leaderboard row as strings (the same in the terminal, Markdown and HTML)."""
+    cov = (f"{r.coverage:.2f} [{r.coverage_low:.2f},{r.coverage_high:.2f}] n={r.coverage_cells}"
+           if r.coverage_cells else "- (bounds)")
+    viol = f"{r.violations}/{r.bound_cells}" if r.bound_cells else "-"
+    return [r.estimator, _f(r.median_abs_log10_error), _f(r.worst_abs_log10_error), _f(r.median_rel_rmse), cov,
+            viol, str(r.zeros), str(r.cells_unsupported), str(r.cells_error), _f(r.mean_queries, ",.0f"),
+            _f(r.mean_seconds, ".2f")]
+
+
+def hardware_line(config: dict[str, Any]) -> str:
+    hw = config["hardware"]
+    line = (f"{hw['processor']}, {hw['cpu_count']} cores, torch {hw['torch']} with {hw['torch_threads']} "
+            f"thread(s), Python {hw['python']}, {hw['platform']}")
+    others = len(config.get("cell_hardware", [])) - 1
+    if others > 0:
+        line += f" (warning: cells were timed on {others + 1} different machines; times are not comparable)"
+    return line
+
+
+def protocol_line(config: dict[str, Any]) -> str:
+    p = config["protocol"]
+    return (f"{config['bench_version']}: {len(config['cases'])} cases x {len(config['estimators'])} estimators x "
+            f"R = {p['repeats']} repetitions, budget {p['budget']:,} queries, nominal confidence {p['confidence']}")
+
+
+def suite_table(rows: Sequence[EstimatorScore]) -> tuple[list[str], list[list[str]]]:
+    suites = sorted({s for r in rows for s in r.suite_median})
+    return (["estimator", *[f"{s}: median |log10 err|" for s in suites]],
+            [[r.estimator, *[_f(r.suite_median.get(s, math.nan)) for s in suites]] for r in rows])
+
+
+def case_table(cells: Sequence[CellScore]) -> tuple[list[str], list[list[str]]]:
+    """Per case: gold p and each estimator's median |log10 error| (x = unsupported, ! = error)."""
+    estimators = list(dict.fromkeys(c.estimator for c in cells))
+    groups: dict[tuple[str, str], list[CellScore]] = defaultdict(list)
+    for c in cells:
+        groups[(c.case_id, c.estimator)].append(c)
+    case_ids = list(dict.fromkeys(c.case_id for c in cells))
+    gold = {c.case_id: c.gold for c in cells}
+    body = []
+    for cid in case_ids:
+        row = [cid, f"{gold[cid]:.3g}"]
+        for e in estimators:
+            cs = groups.get((cid, e), [])
+            ok = [abs(c.log10_error) for c in cs if c.status == "ok"]
+            row.append(_f(sorted(ok)[len(ok) // 2]) if ok else ("x" if any(c.status == "unsupported" for c in cs)
+                                                                 else "!" if cs else ""))
+        body.append(row)
+    return ["case", "gold p", *estimators], body
+
+
+def markdown(rid: str, config: dict[str, Any], cells: Sequence[CellScore]) -> str:
+    rows = summarize(cells)
+    nominal = config["protocol"]["confidence"]
+    out = [f"# PR-Bench leaderboard (run {rid})", "", protocol_line(config) + ".", "",
+           f"Hardware: {hardware_line(config)}.", "", _md_table(HEADERS, [row_cells(r, nominal) for r in rows]),
+           "", "Coverage: share of statistical intervals containing the gold value, with its exact 95% interval; "
+           f"nominal {nominal}. Violations: sound bounds below the gold value (must be 0). Zeros: estimates of 0.",
+           "", "## By suite", "", _md_table(*suite_table(rows)), "", "## By case (median |log10 error|)", "",
+           _md_table(*case_table(cells)), "", f"probust {__version__}", ""]
+    return "\n".join(out)
+
+
+def _md_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def _html_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body)
+    return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+def error_figure(cells: Sequence[CellScore]) -> str:
+    """|log10 error| against queries per cell, one colour per estimator (base64 PNG data URL)."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    estimators = list(dict.fromkeys(c.estimator for c in cells))
+    markers = "osD^v<>ph*"
+    for k, name in enumerate(estimators):
+        ok = [c for c in cells if c.estimator == name and c.status == "ok"]
+        if not ok:
+            continue
+        xs = [max(c.n_queries, 1) for c in ok]  # bounds make no query: drawn at 1
+        ys = [min(max(abs(c.log10_error), _FLOOR), _CEILING) for c in ok]
+        ax.scatter(xs, ys, s=14, alpha=0.6, marker=markers[k % len(markers)], label=name)
+    ax.axhline(_CEILING, color="#999", lw=0.8, ls="--")
+    ax.text(1.2, _CEILING * 0.6, "zero estimate (inf)", fontsize=8, color="#666")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("queries per run (0 drawn at 1)")
+    ax.set_ylabel("|log10(estimate / gold)|")
+    ax.legend(fontsize=8, ncol=2)
+    ax.set_title("error versus cost, every cell of the run")
+    return _png(fig)
+
+
+def html_page(rid: str, config: dict[str, Any], cells: Sequence[CellScore]) -> str:
+    rows = summarize(cells)
+    nominal = config["protocol"]["confidence"]
+    figure = error_figure(cells) if cells else ""
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>PR-Bench leaderboard {rid}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse;margin:.5em 0;font-size:.9em}}td,th{{border-bottom:1px solid #ddd;padding:.25em .6em;
+text-align:left}}img{{max-width:100%}}</style></head><body>
+<h1>PR-Bench leaderboard</h1>
+<p>{html.escape(protocol_line(config))} &middot; run <code>{rid}</code></p>
+<p>Hardware (times are comparable only on the same): {html.escape(hardware_line(config))}</p>
+{_html_table(HEADERS, [row_cells(r, nominal) for r in rows])}
+<p>Coverage: share of statistical intervals that contain the gold value, with the exact 95% interval of that share
+(nominal {nominal}). Violations: sound (deterministic) bounds below the gold value; they must be 0.</p>
+{f'<img alt="error versus queries" src="{figure}">' if figure else ''}
+<h2>By suite</h2>{_html_table(*suite_table(rows))}
+<h2>By case: median |log10 error|</h2><p>x: the estimator does not support the case; !: it failed.</p>
+{_html_table(*case_table(cells))}
+<p>probust {__version__}</p></body></html>"""
+

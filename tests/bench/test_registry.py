@@ -1,0 +1,57 @@
+"""The case registry is declarative data: every record is well formed and every recorded claim is re-checked."""
+
+from __future__ import annotations
+
+import pytest
+
+import probust as pb
+from probust.bench.cases import BENCH_VERSION, CASES, SUITES, load_suite, register_case
+from probust.errors import ConfigurationError
+from probust.estimators import MonteCarlo
+from probust.intervals import binomial_ci
+
+ZOO = load_suite("zoo")
+
+
+def test_every_suite_is_registered_with_unique_versioned_ids():
+    assert BENCH_VERSION.startswith("pr-bench-")
+    for suite in SUITES:
+        records = load_suite(suite)["cases"]
+        assert records and all(r["id"] in CASES and r["version"] for r in records)
+        assert any(r.get("quick") for r in records) or suite == "zoo"
+    assert len(CASES) == sum(len(load_suite(s)["cases"]) for s in SUITES)
+    with pytest.raises(ConfigurationError):
+        register_case(next(iter(CASES.values())))
+
+
+@pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
+def test_every_case_builds_and_its_gold_is_a_probability_inside_its_interval(case):
+    inst = case.build()
+    assert inst.model(inst.x[None].to(next(inst.model.parameters()).dtype)).shape[0] == 1
+    assert inst.perturbation.to_spec()
+    g = case.gold
+    assert 0 < g.low <= g.value <= g.high < 1 and g.method
+    assert case.build() is inst  # built once, cached
+
+
+@pytest.mark.parametrize("record", ZOO["cases"], ids=lambda r: r["id"])
+def test_zoo_interval_is_the_exact_interval_of_its_counts(record):
+    g = record["gold"]
+    ci = binomial_ci(g["n_failures"], g["n_samples"], g["confidence"])
+    assert (ci.low, ci.high) == pytest.approx((g["low"], g["high"]), rel=1e-12)
+    assert g["value"] == g["n_failures"] / g["n_samples"]
+    assert pb.zoo.model_info(record["model"])["sha256"] == record["model_sha256"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("record", [r for r in ZOO["cases"] if r["model"] == "mnist-mlp"], ids=lambda r: r["id"])
+def test_zoo_reference_agrees_with_a_fresh_independent_monte_carlo(record):
+    """A fresh MC with another seed: its exact 1 - 1e-4 interval must meet the stored 99.9% one.
+
+    If both intervals hold (probability >= 1 - 1e-4 - 1e-3), they intersect, so a false failure has probability
+    below 1.1e-3 per case. 200,000 samples take ~5 s for the MLP.
+    """
+    case = CASES[record["id"]]
+    inst = case.build()
+    res = MonteCarlo().estimate(inst.model, inst.x, inst.perturbation, budget=200_000, confidence=1 - 1e-4, seed=7)
+    assert res.ci.low <= case.gold.high and case.gold.low <= res.ci.high, (res.ci, case.gold)
