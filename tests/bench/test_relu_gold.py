@@ -6,9 +6,10 @@
 2. A third quadrature for every 2-dimensional case: lines along the other axis (other breakpoints and kinks)
    with a support scan of another size (6151 lines, not nested in the 16385 of the gold, so other slivers
    could be missed). Tolerance: the gold's claimed ``abs_error`` plus this run's own error estimate.
-3. Large Monte Carlo for every case with p >= 1e-5: n i.i.d. draws of the same law in numpy (independent of
-   probust's samplers), exact Clopper-Pearson interval at level 1 - 1e-4 per case; the gold interval must
-   meet it. With 6 such cases the chance of a false failure is below 6e-4.
+3. Large Monte Carlo for every case with p >= 5e-6: n = min(1e7, 4000 / p) i.i.d. draws of the same law in
+   numpy (independent of probust's samplers), exact Clopper-Pearson interval at level 1 - 1e-4 per case; the
+   gold interval must meet it. With 6 such cases the chance of a false failure is below 6e-4. (At p = 1e-5
+   that interval is about +-40% wide: a coarse check; the 2-d cases below 1e-5 rely on check 2.)
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def _sample(family: str, scale: float, n: int, d: int, rng: np.random.Generator)
     return g[:, :d] / np.linalg.norm(g, axis=1, keepdims=True) * scale
 
 
-MC_CASES = [c for c in RELU if c.gold.value >= 1e-5]
+MC_CASES = [c for c in RELU if c.gold.value >= 5e-6]
 
 
 @pytest.mark.slow
