@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.probust-installed
 # The CPU build of torch: an unpinned `torch` would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: install demo test bench lint clean screenshot
+.PHONY: install demo test bench pr-bench pr-bench-quick lint clean screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,6 +26,18 @@ bench: install
 	$(PY) benchmarks/mc_throughput.py
 	$(PY) benchmarks/sequential_samples.py
 	$(PY) benchmarks/interval_coverage.py
+
+# PR-Bench (docs/pr-bench.md): the full run takes ~30 minutes on 2 cores, the quick one ~1 minute; both resume.
+pr-bench: install
+	mkdir -p runs
+	$(VENV)/bin/probust bench run --db runs/bench.db
+	$(VENV)/bin/probust bench leaderboard --db runs/bench.db --markdown runs/leaderboard.md --html runs/leaderboard.html
+
+pr-bench-quick: install
+	mkdir -p runs
+	$(VENV)/bin/probust bench run --quick --db runs/bench-quick.db
+	$(VENV)/bin/probust bench leaderboard --db runs/bench-quick.db --markdown runs/leaderboard-quick.md \
+		--html runs/leaderboard-quick.html
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks scripts
