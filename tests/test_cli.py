@@ -304,3 +304,10 @@ def test_write_json_atomic_replaces_without_leftovers(tmp_path):
         write_json_atomic(path, {"a": float("nan")})
     assert json.loads(path.read_text()) == {"a": 2}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+@pytest.mark.parametrize("estimator, note", [("proven", "certified"), ("cc-cert", "PAC bound"), ("mc", None)])
+def test_evaluate_says_when_the_interval_is_a_bound(estimator, note, capsys):
+    out = run_ok(evaluate_args("--dataset", DATASET, "--indices", "0", "--estimator", estimator), capsys)
+    notes = [line for line in out.splitlines() if line.startswith("[p low, p high] is")]
+    assert len(notes) == (note is not None) and all(note in line for line in notes), out

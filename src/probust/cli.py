@@ -444,6 +444,13 @@ def _cost_cells(result: Result) -> list[str]:
     return [f"{result.n_queries:,}", f"{result.seconds:.2f}"]
 
 
+#: What the interval means for estimators whose result is a bound rather than a confidence interval.
+_BOUND_NOTES = {
+    "deterministic": "[p low, p high] is certified (a deterministic bound): it holds for the model itself",
+    "pac": "[p low, p high] is a PAC bound: it holds with probability >= {confidence:g} over the samples drawn",
+}
+
+
 def _print_estimates(task: Task, results: Sequence[Result], summary: dict[str, Any]) -> None:
     table = _results_table(task, f"probust evaluate: {task.perturbation.to_spec()}",
                            ["p", "p low", "p high", "PR", "queries", "sec"])
@@ -451,6 +458,8 @@ def _print_estimates(task: Task, results: Sequence[Result], summary: dict[str, A
         table.add_row(*_label_cells(task, index, r), *_interval_cells(r), f"{r.pr:.6g}", *_cost_cells(r))
     console = _stdout_console()
     console.print(table)
+    for kind in sorted({r.bound_kind for r in results} & set(_BOUND_NOTES)):
+        console.print(Text(_BOUND_NOTES[kind].format(confidence=task.confidence)))
     console.print(f"mean PR {summary['mean_pr']:.4f} over {_inputs(summary['n_inputs'])}; "
                   f"{summary['total_queries']:,} queries in {summary['total_seconds']:.1f} s")
 
