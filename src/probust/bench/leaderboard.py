@@ -116,9 +116,10 @@ def markdown(rid: str, config: dict[str, Any], cells: Sequence[CellScore]) -> st
 
 
 def _md_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in body]
-    return "\n".join(lines)
+    def row(cells: Sequence[str]) -> str:  # a bare | inside a cell (|log10 err|) would split it
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    return "\n".join([row(headers), "|" + "---|" * len(headers), *map(row, body)])
 
 
 def _html_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
