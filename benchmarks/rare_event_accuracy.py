@@ -53,7 +53,10 @@ def cell_stats(name: str, case, runs: int, seed0: int, budget: int, confidence: 
         seconds.append(res.seconds)
         warned += bool(res.warnings)
     errors = [abs(math.log10(q)) if q > 0 else 99.0 for q in ratios]
-    inflation = (float(np.std(ratios, ddof=1)) / 0.1) ** 2 if runs >= 3 else math.nan
+    if runs < 3:
+        inflation = math.nan
+    else:  # all-zero estimates never reach 10% RSE, whatever their (zero) spread says
+        inflation = (float(np.std(ratios, ddof=1)) / 0.1) ** 2 if any(ratios) else math.inf
     return {
         "family": case.family, "dim": case.dim, "p": truth, "errors": errors, "median": statistics.median(errors),
         "worst": max(errors), "covered": covered, "runs": runs, "queries": float(np.mean(queries)),
