@@ -4,7 +4,7 @@ Runs `probust campaign run` three times on the same configuration, each into its
 (torch on its default threads), on a local Dask cluster of 1 worker and of 2 workers (one thread each),
 then checks that the two Dask runs agree bit for bit.
 
-Run: .venv/bin/python benchmarks/campaign_scaling.py [--inputs 0:1000] [--budget 2000]
+Run: .venv/bin/python benchmarks/campaign_scaling.py [--inputs 0:1000] [--budget 5000]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def results(db: Path) -> dict[int, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--inputs", default="0:1000")
-    ap.add_argument("--budget", type=int, default=2000)
+    ap.add_argument("--budget", type=int, default=5000)
     ap.add_argument("--eps", type=float, default=0.3)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
