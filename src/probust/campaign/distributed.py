@@ -55,7 +55,7 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
             yield client
         return
     # silence_logs: a worker whose heartbeat races the scheduler's shutdown logs a CommClosedError traceback at
-    # the end of a finished run (seen once in four runs); task errors still reach us through future.result().
+    # the end of a finished run (seen in 2 of 6 benchmark runs); task errors still reach us via future.result().
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                       silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
         # Workers of our own cluster are programs of the probust command: they get its allocator setting
