@@ -234,6 +234,11 @@ class Oracle:
                 out.append(self._forward(chunk.to(self.device)).double().cpu())
         return torch.cat(out) if out else torch.empty(0, dtype=torch.float64)
 
+    def stream_scores(self, latents: LatentStream, n: int) -> Iterator[torch.Tensor]:
+        """Scores of the next ``n`` samples of ``latents``, one batch at a time (memory stays one batch)."""
+        for start in range(0, n, self.batch_size):
+            yield self.scores(latents.take(min(self.batch_size, n - start)))
+
     def scores_and_grads(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Failure scores and their gradients with respect to ``z``; costs ``len(z)`` queries."""
         self._reserve(len(z))

@@ -96,10 +96,7 @@ class CCCert(Estimator):
     def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
         latents = oracle.latent_stream(entropy)
         n = oracle.budget
-        scores = np.concatenate([
-            oracle.scores(latents.take(min(oracle.batch_size, n - start))).numpy()
-            for start in range(0, n, oracle.batch_size)
-        ])
+        scores = np.concatenate([s.numpy() for s in oracle.stream_scores(latents, n)])
         y, a = self._statistic(oracle.failure, scores)
         t = np.linspace(self.t_min, self.t_max, self.t_steps)
         total = np.zeros_like(t)

@@ -45,8 +45,7 @@ class MonteCarlo(Estimator):
         latents = oracle.latent_stream(entropy)
         n, k = oracle.budget, 0
         max_score = -math.inf
-        for start in range(0, n, oracle.batch_size):
-            scores = oracle.scores(latents.take(min(oracle.batch_size, n - start)))
+        for scores in oracle.stream_scores(latents, n):
             k += int((scores > 0).sum())
             max_score = max(max_score, float(scores.max()))
         ci = binomial_ci(k, n, confidence, self.interval, self.sided)

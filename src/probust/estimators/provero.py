@@ -112,9 +112,7 @@ class Provero(Estimator):
             m = tester_samples(t1, t2, delta_test)
             if m > oracle.remaining:
                 break
-            failures = 0
-            for start in range(0, m, oracle.batch_size):
-                failures += int((oracle.scores(latents.take(min(oracle.batch_size, m - start))) > 0).sum())
+            failures = sum(int((s > 0).sum()) for s in oracle.stream_scores(latents, m))
             n, k = n + m, k + failures
             if kind == "final":
                 c_yes, c_no = final_thresholds(m, theta, eta, delta_test)

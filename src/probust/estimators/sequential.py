@@ -69,7 +69,7 @@ class SequentialCertifier(Estimator):
         decision, history = "undecided", []
         while n < oracle.budget:
             m = min(look, oracle.budget) - n
-            k += int((oracle.scores(latents.take(m)) > 0).sum())
+            k += sum(int((s > 0).sum()) for s in oracle.stream_scores(latents, m))
             n += m
             low, high = beta_binomial_confidence_sequence(k, n, confidence, prior)
             history.append((n, k, low, high))
