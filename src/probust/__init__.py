@@ -10,9 +10,9 @@ from .errors import (
     ModelLoadError,
     ProbustError,
 )
-from .intervals import binomial_ci, sample_size
+from .intervals import ConfidenceInterval, binomial_ci, sample_size
 from .properties import LabelChange, RegressionTolerance, SoftmaxStability, TopK
-from .result import CertifyResult, ConfidenceInterval, Result
+from .result import CertifyResult, Result
 from .wrappers import Normalized
 
 __version__ = "0.1.0"

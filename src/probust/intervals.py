@@ -15,6 +15,7 @@ closed forms below (all vectorised over numpy arrays).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Literal
 
@@ -22,7 +23,31 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from .errors import ConfigurationError
-from .result import ConfidenceInterval, Sided
+
+Sided = Literal["two-sided", "upper", "lower"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfidenceInterval:
+    """An interval ``[low, high]`` for a probability, with its confidence level and method.
+
+    ``sided="upper"`` is a one-sided upper bound (``low`` is then 0), the form safety claims use for a
+    failure probability.
+    """
+
+    low: float
+    high: float
+    confidence: float
+    method: str
+    sided: Sided = "two-sided"
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    def complement(self) -> ConfidenceInterval:
+        """The interval for ``1 - p`` (e.g. PR from a failure probability)."""
+        flipped = {"upper": "lower", "lower": "upper"}.get(self.sided, self.sided)
+        return ConfidenceInterval(1.0 - self.high, 1.0 - self.low, self.confidence, self.method, flipped)  # type: ignore[arg-type]
 
 Method = Literal["clopper-pearson", "wilson", "hoeffding", "jeffreys"]
 METHODS: tuple[str, ...] = ("clopper-pearson", "wilson", "hoeffding", "jeffreys")

@@ -17,8 +17,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from .intervals import METHODS, ConfidenceInterval, Sided, binomial_ci
+
 SCHEMA_VERSION = 1
-Sided = Literal["two-sided", "upper", "lower"]
 BoundKind = Literal["confidence-interval", "deterministic", "pac"]
 
 
@@ -39,29 +40,6 @@ def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable: {value!r}")
-
-
-@dataclasses.dataclass(frozen=True)
-class ConfidenceInterval:
-    """An interval ``[low, high]`` for a probability, with its confidence level and method.
-
-    ``sided="upper"`` is a one-sided upper bound (``low`` is then 0), the form safety claims use for a
-    failure probability.
-    """
-
-    low: float
-    high: float
-    confidence: float
-    method: str
-    sided: Sided = "two-sided"
-
-    def contains(self, value: float) -> bool:
-        return self.low <= value <= self.high
-
-    def complement(self) -> ConfidenceInterval:
-        """The interval for ``1 - p`` (e.g. PR from a failure probability)."""
-        flipped = {"upper": "lower", "lower": "upper"}.get(self.sided, self.sided)
-        return ConfidenceInterval(1.0 - self.high, 1.0 - self.low, self.confidence, self.method, flipped)  # type: ignore[arg-type]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -138,8 +116,6 @@ class Result:
         the result's own method if it is a binomial one, else exact (Clopper-Pearson): a PAC bound such as
         CC-Cert's keeps its counts, but its method is not a binomial interval.
         """
-        from .intervals import METHODS, binomial_ci
-
         if "n_failures" not in self.diagnostics or "n_samples" not in self.diagnostics:
             raise ValueError(f"estimator {self.estimator!r} does not keep i.i.d. counts; its interval is fixed")
         return binomial_ci(

@@ -1,15 +1,18 @@
-"""Handlers of ``probust bench run | leaderboard | list`` (the parser lives in :mod:`probust.cli`)."""
+"""``probust bench run | leaderboard | list``: the sub-command parser and its handlers."""
 
 from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
+from .. import _commands
 from .._io import check_output_path, write_text_atomic
 from ..errors import ConfigurationError
+from ..estimators import ESTIMATORS
 from . import leaderboard as lb
 from .cases import BENCH_VERSION, select_cases
 from .protocol import FULL, QUICK, Protocol, plan, resolve_estimators, run_bench
@@ -19,6 +22,35 @@ from .store import BenchStore
 DEFAULT_DB = "pr-bench.db"
 
 
+def register(commands: Any) -> None:
+    """Add ``probust bench run | leaderboard | list`` to the ``probust`` sub-commands."""
+    bench = commands.add_parser("bench", help="PR-Bench: score every estimator on gold-standard cases")
+    actions = bench.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = actions.add_parser("run", help="run (or resume) the benchmark, storing each cell as it finishes")
+    run.add_argument("--quick", action="store_true", help="the quick subset (CI): fewer cases, R=2, budget 20000")
+    run.add_argument("--estimators", nargs="+", metavar="NAME",
+                     help=f"estimators to score (default: every registered one: {', '.join(ESTIMATORS)})")
+    run.add_argument("--cases", nargs="+", metavar="PATTERN",
+                     help="case ids, suites (linear, relu, zoo) or wildcards like 'linear/gaussian/*'")
+    run.add_argument("--repeats", type=int, metavar="R", help="repetitions per case (default: 4; quick 2)")
+    run.add_argument("--budget", type=_commands.count, metavar="B",
+                     help="queries per run (default: 100000; quick 20000)")
+    run.add_argument("--confidence", type=float, help="nominal interval confidence (default: 0.95)")
+    run.add_argument("--db", default=DEFAULT_DB, metavar="PATH",
+                     help=f"results database (default: {DEFAULT_DB}; a campaign database works too)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=run_command)
+    board = actions.add_parser("leaderboard", help="print the leaderboard of a run; write Markdown / HTML")
+    board.add_argument("--db", default=DEFAULT_DB, metavar="PATH")
+    board.add_argument("--run", metavar="ID", help="run id (default: the most recent run)")
+    board.add_argument("--markdown", metavar="PATH", help="write the leaderboard as Markdown")
+    board.add_argument("--html", metavar="PATH", help="write a self-contained HTML page with a figure")
+    board.set_defaults(handler=leaderboard_command)
+    listing = actions.add_parser("list", help="list the benchmark cases and their gold values")
+    listing.add_argument("--quick", action="store_true", help="only the quick subset")
+    listing.add_argument("--cases", nargs="+", metavar="PATTERN")
+    listing.set_defaults(handler=list_command)
+
 def _names(values: list[str] | None) -> list[str] | None:
     """``--estimators a b`` and ``--estimators a,b`` both work."""
     if not values:
@@ -26,9 +58,7 @@ def _names(values: list[str] | None) -> list[str] | None:
     return [n for v in values for n in v.split(",") if n]
 
 
-def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from .. import cli
-
+def run_command(args: argparse.Namespace, argv: list[str]) -> int:
     base = QUICK if args.quick else FULL
     protocol = Protocol(repeats=base.repeats if args.repeats is None else args.repeats,
                         budget=base.budget if args.budget is None else args.budget,
@@ -37,7 +67,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     estimators = resolve_estimators(_names(args.estimators))
     cells = plan(cases, estimators, protocol)
     start = time.perf_counter()
-    with BenchStore(args.db) as store, cli._progress_bar(args.quiet, unit="cells") as (progress, bar):
+    with BenchStore(args.db) as store, _commands.progress_bar(args.quiet, unit="cells") as (progress, bar):
         progress.update(bar, total=len(cells))
 
         def advance(cell, status: str, computed: bool) -> None:
@@ -51,7 +81,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def leaderboard(args: argparse.Namespace, argv: list[str]) -> int:
+def leaderboard_command(args: argparse.Namespace, argv: list[str]) -> int:
     md = check_output_path(args.markdown) if args.markdown else None
     page = check_output_path(args.html) if args.html else None
     with BenchStore(_existing(args.db)) as store:
@@ -64,28 +94,24 @@ def leaderboard(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def list_cases(args: argparse.Namespace, argv: list[str]) -> int:
-    from .. import cli
-
+def list_command(args: argparse.Namespace, argv: list[str]) -> int:
     table = Table("case", "version", "quick", "gold p", "gold precision", "method",
                   title=Text(f"PR-Bench cases ({BENCH_VERSION})"))
     for case in select_cases(_names(args.cases), quick=args.quick):
         g = case.gold
         table.add_row(case.id, case.version, "yes" if case.quick else "", f"{g.value:.6g}",
                       f"+-{g.rel_halfwidth:.1e} rel." + (f" ({g.confidence:g})" if g.confidence else ""), g.method)
-    cli._stdout_console().print(table)
+    _commands.stdout_console().print(table)
     return 0
 
 
 def _print(rid: str, config: dict, cells: list) -> None:
-    from .. import cli
-
     nominal = config["protocol"]["confidence"]
     table = Table(*lb.HEADERS, title=Text(f"PR-Bench leaderboard, run {rid}"),
                   caption=Text(f"{lb.protocol_line(config)}\n{lb.hardware_line(config)}"), caption_justify="left")
     for r in summarize(cells):
         table.add_row(*lb.row_cells(r, nominal))
-    cli._stdout_console().print(table)
+    _commands.stdout_console().print(table)
 
 
 def _existing(db: str) -> str:

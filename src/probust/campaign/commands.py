@@ -1,4 +1,4 @@
-"""Handlers of ``probust campaign run | resume | status``.
+"""``probust campaign run | resume | status | report``: the sub-command parser and its handlers.
 
 A campaign is an ``evaluate`` over many inputs whose results go to a :class:`ResultsStore` one by one.
 Its identity is the full configuration plus fingerprints of the model and input files (so an edited
@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .. import __version__, api, zoo
+from .. import __version__, _commands, api, zoo
 from .._io import check_output_path, load_model
 from ..errors import ConfigurationError
 from ..metrics import total_statistical_robustness
@@ -25,6 +25,41 @@ from .store import ResultsStore
 TASK_OPTIONS = ("model", "arch", "dataset", "inputs", "split", "indices", "perturbation", "seed", "label",
                 "estimator", "interval", "budget", "confidence")
 
+
+def register(commands: Any) -> None:
+    """Add ``probust campaign run | resume | status | report`` to the ``probust`` sub-commands."""
+    campaign = commands.add_parser("campaign", help="data-set campaigns stored in a results database (SQLite)")
+    actions = campaign.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = actions.add_parser("run", help="estimate every selected input, storing each result as soon as it is done")
+    _commands.add_task_options(run)
+    _commands.add_estimate_options(run)
+    run.add_argument("--db", required=True, metavar="PATH", help="results database (created if absent)")
+    _commands.add_scale_options(run)
+    run.set_defaults(handler=run_command)
+    resume = actions.add_parser("resume", help="continue an interrupted campaign where it stopped")
+    resume.add_argument("--db", required=True, metavar="PATH")
+    resume.add_argument("--campaign", metavar="ID", help="campaign id (default: the only one in the database)")
+    resume.add_argument("--batch-size", type=int, help="model batch size (default: automatic)")
+    resume.add_argument("--device", help="torch device of the model (default: the model's)")
+    resume.add_argument("--quiet", action="store_true", help="no progress bar")
+    _commands.add_scale_options(resume)
+    resume.set_defaults(handler=resume_command)
+    status = actions.add_parser("status", help="how many inputs are finished")
+    status.add_argument("--db", required=True, metavar="PATH")
+    status.add_argument("--campaign", metavar="ID")
+    status.add_argument("--json", action="store_true", help="print JSON: {total, finished, ...}")
+    status.set_defaults(handler=status_command)
+    report = actions.add_parser("report", help="write an HTML report and CSV / JSON exports")
+    report.add_argument("--db", required=True, metavar="PATH")
+    report.add_argument("--campaign", metavar="ID")
+    report.add_argument("--html", metavar="PATH", help="self-contained HTML page with figures")
+    report.add_argument("--csv", metavar="PATH", help="one row per finished input")
+    report.add_argument("--json", metavar="PATH", help="summary, configuration and every result")
+    report.add_argument("--op-split", metavar="SPLIT",
+                        help="weight by an operational profile estimated from this split of the campaign's data "
+                             "set (k-means cells in the model's penultimate-layer features)")
+    report.add_argument("--op-cells", type=int, default=10, metavar="K", help="cells of the profile (default 10)")
+    report.set_defaults(handler=report_command)
 
 def _file_sha256(path: str) -> str:
     digest = hashlib.sha256()
@@ -44,8 +79,6 @@ def _identity(options: dict[str, Any]) -> dict[str, Any]:
 
 def _execute(task: Any, estimator: Any, store: ResultsStore, campaign: str, args: argparse.Namespace,
              options: dict[str, Any]) -> None:
-    from .. import cli  # cli imports this module to register the sub-commands
-
     done = store.finished(campaign)
     remaining = [i for i in task.indices if i not in done]
 
@@ -54,13 +87,13 @@ def _execute(task: Any, estimator: Any, store: ResultsStore, campaign: str, args
 
     if args.workers is None and args.scheduler is None:
         call = functools.partial(api.estimate, estimator=estimator, budget=task.budget, confidence=task.confidence)
-        cli._run(task, call, remaining, on_result=save)
+        _commands.run_task(task, call, remaining, on_result=save)
     else:
         if args.workers is not None and args.workers < 1:
             raise ConfigurationError(f"--workers must be >= 1, got {args.workers}")
         from .distributed import run_distributed
 
-        with cli._progress_bar(task.quiet) as (progress, bar):
+        with _commands.progress_bar(task.quiet) as (progress, bar):
             progress.update(bar, total=len(remaining), description="inputs")
             run_distributed(options, remaining, args.workers, args.scheduler, task.batch_size, task.device,
                             on_result=save, on_progress=lambda: progress.advance(bar))
@@ -78,11 +111,9 @@ def _print_summary(store: ResultsStore, campaign: str) -> None:
     print(line)
 
 
-def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from .. import cli
-
-    estimator = cli._make_estimator(args.estimator, args.interval)
-    task = cli._prepare(args, estimator)
+def run_command(args: argparse.Namespace, argv: list[str]) -> int:
+    estimator = _commands.make_estimator(args.estimator, args.interval)
+    task = _commands.prepare(args, estimator)
     options = {k: getattr(args, k) for k in TASK_OPTIONS}
     with ResultsStore(args.db) as store:
         campaign = store.create(_identity(options), task.indices)
@@ -95,9 +126,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def resume(args: argparse.Namespace, argv: list[str]) -> int:
-    from .. import cli
-
+def resume_command(args: argparse.Namespace, argv: list[str]) -> int:
     with ResultsStore(_existing(args.db)) as store:
         campaign = store.resolve(args.campaign)
         identity = store.config(campaign)
@@ -108,12 +137,12 @@ def resume(args: argparse.Namespace, argv: list[str]) -> int:
                 "two configurations. Restore the files or start a new campaign with another --db"
             )
         ns = argparse.Namespace(**options, batch_size=args.batch_size, device=args.device, quiet=args.quiet, json=None)
-        estimator = cli._make_estimator(options["estimator"], options["interval"])
-        _execute(cli._prepare(ns, estimator), estimator, store, campaign, args, options)
+        estimator = _commands.make_estimator(options["estimator"], options["interval"])
+        _execute(_commands.prepare(ns, estimator), estimator, store, campaign, args, options)
     return 0
 
 
-def status(args: argparse.Namespace, argv: list[str]) -> int:
+def status_command(args: argparse.Namespace, argv: list[str]) -> int:
     with ResultsStore(_existing(args.db)) as store:
         info = store.status(store.resolve(args.campaign))
     print(json.dumps(info) if args.json else f"{info['finished']}/{info['total']} inputs finished "
@@ -121,8 +150,7 @@ def status(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def report(args: argparse.Namespace, argv: list[str]) -> int:
-    from .. import cli
+def report_command(args: argparse.Namespace, argv: list[str]) -> int:
     from . import report as pages
 
     outputs = [p for p in (args.html, args.csv, args.json) if p]
@@ -142,7 +170,7 @@ def report(args: argparse.Namespace, argv: list[str]) -> int:
     if args.html:
         options = config["options"]
         model = load_model(options["model"], options["arch"])
-        data_x = cli._load_data(argparse.Namespace(**options))[0]
+        data_x = _commands.load_data(argparse.Namespace(**options))[0]
         profile = _operational_weighting(args, options, model, data_x, rows) if args.op_split else None
         pages.write_html(rows, config, info, args.html, model, data_x, profile)
     print(f"wrote {', '.join(outputs)} for campaign {campaign} ({info['finished']}/{info['total']} inputs)")

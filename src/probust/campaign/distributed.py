@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from .. import _allocator, _rng, api
+from .. import _allocator, _commands, _rng, api
 from ..result import Result
 
 #: Per worker process: options JSON -> (task, estimator), so the model and data load once per worker.
@@ -28,18 +28,16 @@ _LOADED: dict[str, Any] = {}
 
 def evaluate_input(options_json: str, index: int, batch_size: int | None, device: str | None) -> tuple[int, dict]:
     """Run one input on a worker; returns ``(index, Result.to_dict())`` (plain data crosses processes)."""
-    from .. import cli
-
     torch.set_num_threads(1)  # parallelism comes from the workers; one thread each keeps results identical
     if options_json not in _LOADED:
         options = json.loads(options_json)
         ns = argparse.Namespace(**options, batch_size=batch_size, device=device, quiet=True, json=None)
-        estimator = cli._make_estimator(options["estimator"], options["interval"])
-        _LOADED[options_json] = (cli._prepare(ns, estimator), estimator)
+        estimator = _commands.make_estimator(options["estimator"], options["interval"])
+        _LOADED[options_json] = (_commands.prepare(ns, estimator), estimator)
     task, estimator = _LOADED[options_json]
     result = api.estimate(
         task.model, task.x[index], task.perturbation, estimator=estimator, budget=task.budget,
-        confidence=task.confidence, seed=_rng.derive_seed(task.seed, index), label=cli._reference(task, index),
+        confidence=task.confidence, seed=_rng.derive_seed(task.seed, index), label=_commands.reference(task, index),
         batch_size=batch_size, device=device,
     )
     return index, result.to_dict()

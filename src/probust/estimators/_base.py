@@ -18,11 +18,11 @@ import torch
 
 from .. import _rng
 from ..errors import ConfigurationError
-from ..intervals import check_confidence
+from ..intervals import ConfidenceInterval, check_confidence
 from ..perturbations import Perturbation, parse_perturbation
 from ..properties import LabelChange, Property
 from ..querying import Model, Oracle, check_budget, eval_mode
-from ..result import BoundKind, ConfidenceInterval, Result
+from ..result import BoundKind, Result
 
 
 @dataclasses.dataclass(frozen=True)

@@ -36,9 +36,9 @@ import numpy as np
 from scipy import special
 
 from ..errors import ConfigurationError
+from ..intervals import ConfidenceInterval
 from ..properties import SoftmaxStability
 from ..querying import Oracle
-from ..result import ConfidenceInterval
 from ._base import Estimator, Outcome
 
 #: Samples per summation chunk: fixed, so sums do not depend on the batch size.

@@ -50,10 +50,10 @@ from ..bounds import NetworkBounds
 from ..bounds.linear_form import clipped_cdf, convolution_tail
 from ..bounds.lipschitz import lipschitz_of_rows
 from ..errors import ConfigurationError
+from ..intervals import ConfidenceInterval
 from ..perturbations import Gaussian, TruncatedGaussian, UniformL2, UniformLinf
 from ..properties import LabelChange, RegressionTolerance
 from ..querying import Oracle
-from ..result import ConfidenceInterval
 from ._base import Estimator, Outcome
 from .proven import MEAN_SLACK, _coordinates
 

@@ -48,9 +48,8 @@ import torch
 from scipy import stats
 
 from ..errors import ConfigurationError
-from ..intervals import binomial_ci
+from ..intervals import ConfidenceInterval, binomial_ci
 from ..querying import Oracle
-from ..result import ConfidenceInterval
 from . import _gradient_kernels as gk
 from ._base import Estimator, Outcome
 

@@ -41,8 +41,8 @@ import math
 import torch
 
 from ..errors import ConfigurationError
+from ..intervals import ConfidenceInterval
 from ..querying import Oracle
-from ..result import ConfidenceInterval
 from . import _splitting as sp
 from ._base import Estimator, Outcome
 

@@ -15,9 +15,8 @@ import dataclasses
 import math
 
 from ..errors import ConfigurationError
-from ..intervals import METHODS, Method, binomial_ci
+from ..intervals import METHODS, Method, Sided, binomial_ci
 from ..querying import Oracle
-from ..result import Sided
 from ._base import Estimator, Outcome
 
 

@@ -37,10 +37,10 @@ from scipy import special
 from ..bounds import LinearBound, NetworkBounds
 from ..bounds.linear_form import clipped_cdf, convolution_tail, hoeffding_tail, l2_ball_tail
 from ..errors import ConfigurationError
+from ..intervals import ConfidenceInterval
 from ..perturbations import TruncatedGaussian, UniformL2, UniformLinf
 from ..properties import LabelChange
 from ..querying import Oracle
-from ..result import ConfidenceInterval
 from ._base import Estimator, Outcome
 
 

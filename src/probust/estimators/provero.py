@@ -37,8 +37,9 @@ import math
 from scipy import stats
 
 from ..errors import ConfigurationError
+from ..intervals import ConfidenceInterval
 from ..querying import Oracle
-from ..result import CertifyResult, ConfidenceInterval
+from ..result import CertifyResult
 from ._base import Estimator, Outcome
 
 

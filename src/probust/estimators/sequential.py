@@ -26,9 +26,9 @@ import dataclasses
 import math
 
 from ..errors import ConfigurationError
-from ..intervals import beta_binomial_confidence_sequence
+from ..intervals import ConfidenceInterval, beta_binomial_confidence_sequence
 from ..querying import Oracle
-from ..result import CertifyResult, ConfidenceInterval
+from ..result import CertifyResult
 from ._base import Estimator, Outcome
 
 

@@ -17,10 +17,9 @@ import torch
 
 from .. import _rng
 from ..errors import ConfigurationError
-from ..intervals import binomial_ci
+from ..intervals import ConfidenceInterval, binomial_ci
 from ..perturbations import Perturbation
 from ..querying import LatentStream
-from ..result import ConfidenceInterval
 
 
 @dataclasses.dataclass(frozen=True)

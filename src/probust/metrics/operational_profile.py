@@ -22,7 +22,7 @@ import torch
 from sklearn.cluster import KMeans
 
 from ..errors import ConfigurationError
-from ..result import ConfidenceInterval
+from ..intervals import ConfidenceInterval
 
 
 @torch.no_grad()

@@ -24,8 +24,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import ConfigurationError
-from ..intervals import check_confidence
-from ..result import ConfidenceInterval
+from ..intervals import ConfidenceInterval, check_confidence
 
 
 @dataclasses.dataclass(frozen=True)

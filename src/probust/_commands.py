@@ -1,0 +1,243 @@
+"""What every ``probust`` sub-command shares: option groups, validated run preparation, the run loop with
+its progress bar, and console output.
+
+:mod:`probust.cli` and the command modules of the sub-packages (``campaign.commands``,
+``bench.commands``) all import this module and never each other's private helpers, so the imports flow
+one way: ``cli -> <package>.commands -> _commands``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from . import _rng, zoo
+from ._io import check_output_path, load_inputs, load_model, parse_indices
+from .errors import ConfigurationError, DataError
+from .estimators import ESTIMATORS, Estimator, get_estimator
+from .intervals import METHODS, check_confidence
+from .perturbations import Perturbation, parse_perturbation
+from .querying import Model, check_budget
+from .result import Result
+
+#: Width of tables written to a pipe or file, where rich cannot ask the terminal (its default is 80).
+_PIPE_WIDTH = 160
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors become one-line ``ConfigurationError``s (exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigurationError(f"{message} (see '{self.prog} --help')")
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """Everything a run needs, validated and loaded before the first query."""
+
+    model: Model
+    x: torch.Tensor
+    y: torch.Tensor | None
+    indices: list[int]
+    perturbation: Perturbation
+    seed: int
+    budget: int
+    confidence: float
+    label_source: str
+    batch_size: int | None
+    device: str | None
+    json_path: Path | None
+    quiet: bool
+    config: dict[str, Any]
+
+
+# -- options ---------------------------------------------------------------------------------------
+def add_task_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``evaluate`` and ``certify``: model, inputs, perturbation, execution, output."""
+    parser.add_argument("--model", required=True,
+                        help="zoo model name, or a TorchScript (.pt), state-dict (.pt/.pth, with --arch) "
+                             "or .onnx file")
+    parser.add_argument("--arch", help=f"architecture of a state-dict file: {', '.join(zoo.ARCHITECTURES)}")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", help=f"zoo data set: {', '.join(zoo.list_datasets())}")
+    source.add_argument("--inputs", metavar="FILE",
+                        help=".npy array (N x ...) or .npz with keys x and optional y")
+    parser.add_argument("--split", help="data set split (default: test; only with --dataset)")
+    parser.add_argument("--indices", help="A:B, :B, A:, I or a comma list like 1,5,9 (default: all)")
+    parser.add_argument("--perturbation", required=True, metavar="SPEC",
+                        help="e.g. uniform-linf:eps=0.1,clip=0:1 (see 'probust list')")
+    parser.add_argument("--seed", type=int, default=0, help="master seed (default: 0)")
+    parser.add_argument("--batch-size", type=int, help="model batch size (default: automatic)")
+    parser.add_argument("--device", help="torch device of the model, e.g. cpu or cuda (default: the model's)")
+    parser.add_argument("--label", choices=("prediction", "dataset"), default="prediction",
+                        help="reference label: the model's prediction (Definition 1, default) "
+                             "or the true label")
+    parser.add_argument("--json", metavar="PATH", help="write a JSON report once every input is done")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_estimate_options(parser: argparse.ArgumentParser) -> None:
+    """Options of commands that estimate failure probabilities (``evaluate``, ``campaign run``)."""
+    parser.add_argument("--estimator", default="mc", help=f"one of {', '.join(ESTIMATORS)} (default: mc)")
+    parser.add_argument("--interval", choices=METHODS, help="interval method of the estimator (mc only)")
+    parser.add_argument("--budget", type=count, default=10_000, help="queries per input (default: 10000)")
+    parser.add_argument("--confidence", type=float, default=0.95, help="interval confidence (default: 0.95)")
+
+
+def add_scale_options(parser: argparse.ArgumentParser) -> None:
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument("--workers", type=int, metavar="N",
+                       help="run on a local Dask cluster of N single-threaded worker processes")
+    scale.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask scheduler (tcp://host:port)")
+
+
+def count(text: str) -> int:
+    """A count written as an integer or in float notation (``1e6``); the range is checked later."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+    return int(value)
+
+
+# -- preparing a run -----------------------------------------------------------------------------------
+def make_estimator(name: str, interval: str | None) -> Estimator:
+    """The named estimator, built with ``interval=`` when given (only estimators with that option)."""
+    if name not in ESTIMATORS:
+        raise ConfigurationError(f"unknown estimator {name!r}; choose one of {', '.join(ESTIMATORS)}")
+    estimator = get_estimator(name)
+    if interval is None:
+        return estimator
+    if "interval" not in {f.name for f in dataclasses.fields(estimator)}:
+        raise ConfigurationError(f"--interval does not apply to estimator {name!r}; drop it")
+    return dataclasses.replace(estimator, interval=interval)
+
+
+def prepare(args: argparse.Namespace, estimator: Estimator, **extra_config: Any) -> Task:
+    """Validate every option, then load the model and the inputs (cheap checks first: fail fast).
+
+    ``extra_config`` holds command-specific settings recorded in the report.
+    """
+    perturbation = parse_perturbation(args.perturbation)
+    budget = check_budget(args.budget, estimator.min_budget)
+    confidence = check_confidence(args.confidence)
+    seed = _rng.resolve_seed(args.seed)
+    check_device(args.device)
+    json_path = check_output_path(args.json) if args.json else None
+    if args.split is not None and args.dataset is None:
+        raise ConfigurationError("--split applies only to --dataset; drop it with --inputs")
+    model = load_model(args.model, args.arch)
+    if isinstance(model, torch.nn.Module) and args.device is not None:
+        model.to(args.device)  # the estimator moves inputs to --device, the model must follow
+    x, y, source = load_data(args)
+    indices = parse_indices(args.indices, len(x))
+    if args.label == "dataset" and y is None:
+        raise DataError(
+            f"--label dataset needs true labels, but {args.inputs} has none; save them as 'y' in a .npz "
+            "(np.savez(path, x=inputs, y=labels)) or use --label prediction"
+        )
+    config = {
+        "model": args.model, "arch": args.arch, **source, "indices": indices,
+        "perturbation": perturbation.to_spec(), "estimator": estimator.name, "params": estimator.get_params(),
+        "budget": budget, "confidence": confidence, "seed": seed, "label_source": args.label,
+        "batch_size": args.batch_size, "device": args.device, **extra_config,
+    }
+    return Task(model, x, y, indices, perturbation, seed, budget, confidence, args.label,
+                args.batch_size, args.device, json_path, args.quiet, config)
+
+
+def check_device(device: str | None) -> None:
+    if device is None:
+        return
+    try:
+        torch.empty(0, device=device)  # parses the name and checks that the device exists
+    except (RuntimeError, AssertionError) as err:  # older torch builds assert when CUDA is absent
+        reason = str(err).splitlines()[0]
+        raise ConfigurationError(f"--device {device!r} is not usable here: {reason}") from err
+
+
+def load_data(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, Any]]:
+    """Inputs, labels (or ``None``) and their description for the report."""
+    if args.dataset is not None:
+        split = args.split or "test"
+        data = zoo.load_dataset(args.dataset, split=split)
+        return data.x, data.y, {"dataset": args.dataset, "split": split}
+    x, y = load_inputs(args.inputs)
+    return x, y, {"inputs": str(args.inputs)}
+
+
+# -- running -------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def progress_bar(quiet: bool, unit: str = "inputs") -> Iterator[tuple[Progress, TaskID]]:
+    """A rich progress bar with ETA on stderr, drawn only on a terminal (a redrawn bar in a log is noise)."""
+    stderr = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=stderr, disable=quiet or not stderr.is_terminal) as progress:
+        yield progress, progress.add_task("", total=None)
+
+
+def run_task(
+    task: Task,
+    call: Callable[..., Result],
+    indices: Sequence[int] | None = None,
+    on_result: Callable[[int, Result], None] | None = None,
+) -> list[Result]:
+    """Call ``call`` on ``indices`` (default: all selected inputs), with a progress bar over all queries.
+
+    ``on_result(index, result)`` runs as soon as each input is done (campaigns store it there).
+    """
+    indices = task.indices if indices is None else list(indices)
+    with progress_bar(task.quiet, unit="queries") as (progress, bar):
+        progress.update(bar, total=len(indices) * task.budget)
+        results = []
+        for position, index in enumerate(indices, 1):
+            progress.update(bar, description=f"input {index} ({position}/{len(indices)})")
+            result = call(
+                task.model, task.x[index], task.perturbation,
+                seed=_rng.derive_seed(task.seed, index), label=reference(task, index),
+                batch_size=task.batch_size, device=task.device,
+                progress=functools.partial(progress.advance, bar),
+            )
+            # Early stopping (certify) leaves budget unused; count it as done so the ETA stays right.
+            progress.advance(bar, task.budget - result.n_queries)
+            if on_result is not None:
+                on_result(index, result)
+            results.append(result)
+    return results
+
+
+def reference(task: Task, index: int) -> int | None:
+    """The reference label passed to the estimator: ``None`` lets it use the model's prediction."""
+    return int(task.y[index]) if task.label_source == "dataset" and task.y is not None else None
+
+
+# -- output --------------------------------------------------------------------------------------------
+def stdout_console() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = _PIPE_WIDTH
+    return console
