@@ -16,6 +16,7 @@ the RAM implementation) and are reported. Uncertainty: a Bayesian bootstrap -- O
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import numpy as np
 import torch
@@ -75,9 +76,12 @@ class PfdEstimate:
 
 def weighted_pfd(
     failure_probabilities, cells: np.ndarray, profile: OperationalProfile, *, confidence: float = 0.95,
-    n_bootstrap: int = 2000, seed: int = 0,
+    n_bootstrap: int = 2000, seed: int = 0, sided: Literal["two-sided", "upper"] = "two-sided",
 ) -> PfdEstimate:
-    """pfd = sum_c OP_c lambda_c with a Bayesian-bootstrap interval (see the module docstring)."""
+    """pfd = sum_c OP_c lambda_c with a Bayesian-bootstrap interval (see the module docstring).
+
+    ``sided="upper"`` gives the one-sided bound ``[0, q_confidence]`` that a pfd claim needs.
+    """
     p = np.asarray(failure_probabilities, dtype=float).ravel()
     cells = np.asarray(cells).ravel()
     if p.shape != cells.shape or p.size == 0:
@@ -93,7 +97,10 @@ def weighted_pfd(
         lam = np.array([rng.dirichlet(np.ones(m.size)) @ m if m.size else 1.0 for m in members])
         draws[b] = op @ lam
     alpha = 1 - confidence
-    lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
-    ci = ConfidenceInterval(float(lo), float(hi), confidence, "bayesian-bootstrap")
+    if sided == "upper":
+        ci = ConfidenceInterval(0.0, float(np.quantile(draws, confidence)), confidence, "bayesian-bootstrap", "upper")
+    else:
+        lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
+        ci = ConfidenceInterval(float(lo), float(hi), confidence, "bayesian-bootstrap")
     return PfdEstimate(float(profile.probabilities @ rates), ci, float(p.mean()), rates.tolist(),
                        profile.probabilities.tolist(), empty)

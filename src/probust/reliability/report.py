@@ -1,0 +1,3 @@
+"""placeholder"""
+def write_html(*a, **k):
+    raise NotImplementedError
