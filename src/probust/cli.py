@@ -33,6 +33,7 @@ from .campaign import commands as campaign_commands
 from .errors import ProbustError
 from .estimators import ESTIMATORS, SequentialCertifier
 from .perturbations import PERTURBATIONS, Perturbation
+from .reliability import commands as reliability_commands
 from .result import CertifyResult, Result
 
 #: Exit status of a run stopped by Ctrl-C (128 + SIGINT, the shell convention).
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=_list)
     campaign_commands.register(commands)
     bench_commands.register(commands)
+    reliability_commands.register(commands)
     return parser
 
 

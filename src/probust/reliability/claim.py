@@ -118,7 +118,7 @@ def assess(
     pfh = pfh_upper = aviation = mission_n = mission = None
     if demand_rate is not None:
         pfh, pfh_upper = failure_rate(pfd.pfd, demand_rate), failure_rate(upper, demand_rate)
-        aviation = aviation_class(pfh_upper)
+        aviation = aviation_class(pfh_upper) if mode == "high-demand" else None  # per flight hour: continuous
         mission_n = round(demand_rate * mission_hours) or None
         mission = None if mission_n is None else mission_reliability(upper, mission_n)
     cbi = None
@@ -197,11 +197,11 @@ def _caveats(claim: ReliabilityClaim) -> tuple[str, ...]:
     if claim.aviation is not None:
         out.append(AVIATION_CAVEAT[0].upper() + AVIATION_CAVEAT[1:] + ".")
     if pfd.floor > claim.target_pfd:
-        out.append(f"No campaign on {pfd.n_inputs} inputs can support pfd <= {claim.target_pfd:g}: even with no "
-                   f"failure at all its bound would be {pfd.floor:.3g}; about "
-                   f"{demands_needed(claim.target_pfd, claim.confidence):,} distinct inputs (or failure-free "
-                   "operational demands) are needed.")
-    if claim.pfh_upper is not None and claim.pfh_upper >= 1e-5:
+        out.append(f"No campaign on these {pfd.n_inputs} inputs can support pfd <= {claim.target_pfd:g}: even with no "
+                   f"failure at all its bound would be {pfd.floor:.3g}. A zero-failure bound below the target needs "
+                   f"at least {demands_needed(claim.target_pfd, claim.confidence):,} distinct inputs (more with a "
+                   "profile), or as many failure-free operational demands.")
+    if claim.mode == "high-demand" and claim.pfh_upper >= 1e-5:
         out.append(f"At {claim.demand_rate:g} demands per hour the bound means up to {claim.pfh_upper:.3g} "
                    "failures per hour: a per-demand figure meets a per-hour target only through the "
                    "architecture (voting over demands, tracking, a monitor).")

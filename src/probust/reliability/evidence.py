@@ -45,6 +45,7 @@ class CampaignEvidence(Record):
     database: str
     campaign: str
     model: str
+    arch: str | None
     model_sha256: str
     data: dict[str, Any]
     perturbation: str
@@ -108,7 +109,8 @@ def load_campaign(database: str | Path, campaign: str | None = None, *, model: s
     data = ({"dataset": options["dataset"], "split": options["split"] or "test"} if options["dataset"]
             else {"inputs": options["inputs"]})
     return CampaignEvidence(
-        database=str(database), campaign=cid, model=options["model"], model_sha256=identity["model_sha256"],
+        database=str(database), campaign=cid, model=options["model"], arch=options["arch"],
+        model_sha256=identity["model_sha256"],
         data=data, perturbation=options["perturbation"], estimator=options["estimator"],
         params=dict(rows[0].params) if rows and rows[0] is not None else {}, budget=options["budget"],
         confidence=options["confidence"], seed=options["seed"], label_source=options["label"],
