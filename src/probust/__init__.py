@@ -1,6 +1,6 @@
 """probust: measure, certify and improve the probabilistic robustness of deep-learning models."""
 
-from . import estimators, perturbations, properties, zoo
+from . import estimators, perturbations, properties, reliability, zoo
 from .api import certify, estimate
 from .errors import (
     ConfigurationError,
@@ -38,6 +38,7 @@ __all__ = [
     "estimators",
     "perturbations",
     "properties",
+    "reliability",
     "sample_size",
     "zoo",
 ]

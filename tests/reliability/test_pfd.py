@@ -110,3 +110,11 @@ def test_redundancy_formula_against_a_simulated_1oo2_system():
     # from Monte Carlo estimates with independent noise the product is unbiased: its mean over campaigns is the truth
     products = [np.mean(rng.binomial(200, theta_a) / 200 * rng.binomial(200, theta_b) / 200) for _ in range(400)]
     assert abs(np.mean(products) - red.pfd) < 4 * np.std(products) / np.sqrt(400)
+
+
+def test_every_public_name_resolves():
+    import probust
+
+    assert all(getattr(probust.reliability, name) is not None for name in probust.reliability.__all__)
+    with pytest.raises(AttributeError):
+        probust.reliability.no_such_name  # noqa: B018

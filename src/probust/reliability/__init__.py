@@ -10,37 +10,46 @@ From a campaign's per-input failure probabilities to a claim an assessor can che
 * IEC 61508 SIL bands and aviation classes (:mod:`.thresholds`);
 * a 1oo2 pair of models, ``E_OP[theta_A theta_B]`` vs the independence figure (:mod:`.redundancy`);
 * :func:`assess` -- the whole claim; :func:`gsn_argument` / :func:`to_gsn_yaml` -- a GSN assurance-case
-  fragment for gsn2x; :func:`write_html` -- a self-contained report page.
+  fragment for gsn2x; ``probust.reliability.report.write_html`` -- a self-contained report page.
+
+The names load on first use (PEP 562): ``import probust`` stays as fast as before, without the k-means,
+SQLite and YAML machinery these modules pull in.
 """
 
-from .assurance import gsn_argument, to_gsn_yaml, validate_gsn
-from .bayes import posterior_confidence, posterior_demands_needed, posterior_upper_bound, survival_probability
-from .cbi import (
-    ConservativeClaim,
-    cbi_confidence,
-    cbi_demands_needed,
-    cbi_survival,
-    cbi_worst_case_mean,
-    conservative_claim,
-)
-from .claim import Demonstration, ReliabilityClaim, assess
-from .classical import demands_needed, exposure_needed, miles_needed, pfd_upper_bound, rate_upper_bound
-from .evidence import CampaignEvidence, load_campaign, model_sha256
-from .pfd import Cell, OperationalPfd, kl_upper_bound, operational_pfd
-from .profile import fit_profile, profile_cells
-from .rates import failure_rate, mission_reliability, parse_duration, parse_rate
-from .redundancy import Redundancy, one_out_of_two
-from .report import write_html
-from .synthetic import SyntheticCampaign, synthetic_campaign
-from .thresholds import Band, aviation_class, demand_mode, sil_band, sil_from_pfd, sil_from_pfh
+from __future__ import annotations
 
-__all__ = [
-    "Band", "CampaignEvidence", "Cell", "ConservativeClaim", "Demonstration", "OperationalPfd", "Redundancy",
-    "ReliabilityClaim", "SyntheticCampaign", "assess", "aviation_class", "cbi_confidence", "cbi_demands_needed",
-    "cbi_survival", "cbi_worst_case_mean", "conservative_claim", "demand_mode", "demands_needed",
-    "exposure_needed", "failure_rate", "fit_profile", "gsn_argument", "kl_upper_bound", "load_campaign",
-    "miles_needed", "mission_reliability", "model_sha256", "one_out_of_two", "operational_pfd", "parse_duration",
-    "parse_rate", "pfd_upper_bound", "posterior_confidence", "posterior_demands_needed", "posterior_upper_bound",
-    "profile_cells", "rate_upper_bound", "sil_band", "sil_from_pfd", "sil_from_pfh", "survival_probability",
-    "synthetic_campaign", "to_gsn_yaml", "validate_gsn", "write_html",
-]
+import importlib
+from typing import Any
+
+#: Public name -> the submodule defining it.
+_EXPORTS = {
+    **dict.fromkeys(("gsn_argument", "to_gsn_yaml", "validate_gsn"), "assurance"),
+    **dict.fromkeys(("posterior_confidence", "posterior_demands_needed", "posterior_upper_bound",
+                     "survival_probability"), "bayes"),
+    **dict.fromkeys(("ConservativeClaim", "cbi_confidence", "cbi_demands_needed", "cbi_survival",
+                     "cbi_worst_case_mean", "conservative_claim"), "cbi"),
+    **dict.fromkeys(("Demonstration", "ReliabilityClaim", "assess"), "claim"),
+    **dict.fromkeys(("demands_needed", "exposure_needed", "miles_needed", "pfd_upper_bound", "rate_upper_bound"),
+                    "classical"),
+    **dict.fromkeys(("CampaignEvidence", "load_campaign", "model_sha256"), "evidence"),
+    **dict.fromkeys(("Cell", "OperationalPfd", "kl_upper_bound", "operational_pfd"), "pfd"),
+    **dict.fromkeys(("fit_profile", "profile_cells"), "profile"),
+    **dict.fromkeys(("failure_rate", "mission_reliability", "parse_duration", "parse_rate"), "rates"),
+    **dict.fromkeys(("Redundancy", "one_out_of_two"), "redundancy"),
+    **dict.fromkeys(("SyntheticCampaign", "synthetic_campaign"), "synthetic"),
+    **dict.fromkeys(("Band", "aviation_class", "demand_mode", "sil_band", "sil_from_pfd", "sil_from_pfh"),
+                    "thresholds"),
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -22,7 +22,6 @@ from typing import Any
 
 import yaml
 
-from .. import __version__
 from ..errors import ConfigurationError
 from .claim import ReliabilityClaim, prior_text
 
@@ -56,15 +55,14 @@ def gsn_argument(claim: ReliabilityClaim, *, record_url: str | None = None) -> N
                        f"{ev.get('perturbation', 'the stated law')} (reference label: "
                        f"{_REFERENCE.get(ev.get('label_source'), 'as stated')})"},
         "C3": {"text": _profile_text(claim)},
-        "C4": {"text": f"The upper bound falls in {claim.sil.name} of {claim.sil.standard} "
-                       f"({claim.sil.measure}); {claim.mode} mode"},
+        "C4": {"text": f"SIL band of the upper bound: {claim.sil.name} ({claim.sil.standard}, {claim.sil.measure})"},
         "S1": {"text": "Argue over the RAM bound pfd = sum_c OP_c lambda_c from the campaign (Zhao et al. "
                        "AISafety'21) and, where it falls short, over failure-free operational testing",
                "supportedBy": ["G2"], "inContextOf": []},
         "G2": {"text": f"pfd <= {pfd.upper:.3g} with confidence {claim.confidence:g} ({pfd.ci.method}); point "
                        f"estimate {pfd.pfd:.3g}; " + _verdict(claim), "supportedBy": ["Sn1", "Sn2"]},
         "Sn1": {"text": _campaign_text(ev, pfd), **({"url": ev["database"]} if ev.get("database") else {})},
-        "Sn2": {"text": f"Upper-bound computation of probust {__version__}: {pfd.n_inputs} per-input estimates"
+        "Sn2": {"text": f"probust's upper-bound computation from {pfd.n_inputs} per-input estimates"
                         + ("" if pfd.n_operational is None else f", {pfd.n_operational} operational inputs")
                         + f"; zero-failure floor {pfd.floor:.3g}", **url},
     }
@@ -202,12 +200,11 @@ def _graph_problems(nodes: Nodes) -> list[str]:
     return problems
 
 
-def to_gsn_yaml(nodes: Nodes) -> str:
-    """gsn2x YAML of a valid argument (a ConfigurationError lists the problems of an invalid one)."""
+def to_gsn_yaml(nodes: Nodes, header: str = "GSN argument written by probust") -> str:
+    """gsn2x YAML of a valid argument, after a ``# header`` comment (an invalid one: a ConfigurationError)."""
     problems = validate_gsn(nodes)
     if problems:
         raise ConfigurationError("invalid GSN argument: " + "; ".join(problems))
     clean = {k: {key: value for key, value in v.items() if value not in (None, [])} for k, v in nodes.items()}
     body = yaml.safe_dump(clean, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
-    header = f"# GSN argument written by probust {__version__}; render with gsn2x (gsn2x claim.yaml)\n"
-    return header + re.sub(r"\n(?=[A-Z][A-Za-z]*\d+:)", "\n\n", body)
+    return f"# {header}; render with gsn2x (gsn2x FILE.yaml)\n" + re.sub(r"\n(?=[A-Z][A-Za-z]*\d+:)", "\n\n", body)

@@ -147,10 +147,11 @@ def reliability_command(args: argparse.Namespace, argv: list[str]) -> int:
                    mission_hours=mission, alternative=alternative, redundancy=redundancy, evidence=ev,
                    redundant_evidence=other, operational_source=source)
     nodes = gsn_argument(claim, record_url=outputs.get("json"))
-    texts = {"gsn": to_gsn_yaml(nodes)} if "gsn" in outputs else {}  # everything rendered before any write
-    if "html" in outputs:
-        texts["html"] = html_page(claim, nodes, outputs=outputs, redundancy_inputs=None if other is None else (
-            ev.failure_probabilities, other.failure_probabilities))
+    texts = {"gsn": to_gsn_yaml(nodes, f"GSN argument written by probust {__version__}")} if "gsn" in outputs else {}
+    if "html" in outputs:  # everything is rendered before the first file is written
+        texts["html"] = html_page(claim, nodes, outputs=outputs, footer=f"probust {__version__}",
+                                  redundancy_inputs=None if other is None else (ev.failure_probabilities,
+                                                                                other.failure_probabilities))
     for kind, text in texts.items():
         write_text_atomic(outputs[kind], text)
     if "json" in outputs:

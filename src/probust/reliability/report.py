@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from .._io import write_text_atomic
 from ..campaign.report import _png, plt
 from .assurance import Nodes, _kind
@@ -36,7 +35,7 @@ padding:.3em 1em}.gsn ul{list-style:none;padding-left:1.6em;border-left:1px soli
 .el b{margin-right:.4em}.goal{}.strategy{transform:skewX(-12deg)}.strategy>span{display:inline-block;
 transform:skewX(12deg)}.solution{border-radius:1.2em;background:#eef4fb}.context{border-radius:.8em;
 background:#f6f6f6;font-size:.85em}.assumption,.justification{border-radius:50%/40%;font-size:.85em;
-background:#f6f6f6}.und{color:#b26a00;font-size:.85em;margin-left:.5em}.ctx{margin-left:1.5em}"""
+background:#f6f6f6;padding:.45em 1.4em}.und{color:#b26a00;font-size:.85em;margin-left:.5em}.ctx{margin-left:1.5em}"""
 
 
 def _measure(claim: ReliabilityClaim) -> tuple[str, float, tuple, float]:
@@ -57,7 +56,7 @@ def _bands_figure(claim: ReliabilityClaim) -> str:
         ax.text(math.sqrt(low * high), 0.95, f"SIL {level}", ha="center", va="top", fontsize=8)
     left = pfd.lower * scale if pfd.lower > 0 else lo
     ax.plot([left, pfd.upper * scale], [0.45, 0.45], color="#b71c1c", lw=3, solid_capstyle="butt",
-            label=f"{claim.confidence:g} bounds [{pfd.lower * scale:.3g}, {pfd.upper * scale:.3g}]")
+            label=f"{claim.confidence:.0%} bounds [{pfd.lower * scale:.3g}, {pfd.upper * scale:.3g}]")
     ax.plot([pfd.pfd * scale], [0.45], "o", color="#1f4e79", ms=8, label=f"point estimate {pfd.pfd * scale:.3g}")
     if claim.alternative is not None:
         ax.plot([claim.alternative.upper * scale], [0.3], "s", color="#7b1fa2", ms=6,
@@ -138,9 +137,13 @@ def _rows(pairs) -> str:
     return "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in pairs)
 
 
-def html_page(claim: ReliabilityClaim, nodes: Nodes, *, redundancy_inputs=None, outputs: dict[str, str] | None = None
-              ) -> str:
-    """The report page; ``redundancy_inputs`` = (theta_A, theta_B) per input draws the 1oo2 scatter."""
+def html_page(claim: ReliabilityClaim, nodes: Nodes, *, redundancy_inputs=None, outputs: dict[str, str] | None = None,
+              footer: str = "probust") -> str:
+    """The report page; ``redundancy_inputs`` = (theta_A, theta_B) per input draws the 1oo2 scatter.
+
+    Not re-exported by :mod:`probust.reliability`: it draws with the campaign report's matplotlib helpers,
+    whose package imports the top-level ``probust`` (import it from ``probust.reliability.report``).
+    """
     pfd, demo, ev = claim.pfd, claim.demonstration, claim.evidence or {}
     if claim.supported:
         verdict = ("ok", f"Supported: pfd &le; {claim.target_pfd:g} with confidence {claim.confidence:g}")
@@ -152,8 +155,9 @@ def html_page(claim: ReliabilityClaim, nodes: Nodes, *, redundancy_inputs=None, 
                             f"{claim.target_pfd:g}")
     rate = "" if claim.pfh is None else (
         f"<p class=big>PFH = {claim.pfh:.3g}/h <span>upper bound {claim.pfh_upper:.3g}/h at "
-        f"{claim.demand_rate:g} demands per hour ({claim.mode} mode); aviation class of the upper bound: "
-        f"{html.escape(claim.aviation.name)}</span></p>")
+        f"{claim.demand_rate:g} demands per hour ({claim.mode} mode)"
+        + ("" if claim.aviation is None else f"; aviation class of the upper bound: {html.escape(claim.aviation.name)}")
+        + "</span></p>")
     budget = _rows([
         ("point estimate sum_c OP_c lambda_c", f"{pfd.pfd:.4g}"), ("upper bound (the claim's)", f"{pfd.upper:.4g}"),
         ("distribution-free lower bound", f"{pfd.lower:.4g}"), ("method", html.escape(pfd.ci.method)),
@@ -213,7 +217,7 @@ SIL band of the upper bound: <b>{html.escape(claim.sil.name)}</b> ({html.escape(
 {f'<ul>{files}</ul>' if files else ''}
 <h2>Assumptions</h2><ol>{''.join(f'<li>{html.escape(a)}</li>' for a in claim.assumptions)}</ol>
 <h2>Evidence</h2><pre>{html.escape(json.dumps(claim.evidence, indent=1))}</pre>
-<p>probust {__version__}</p></body></html>"""
+<p>{html.escape(footer)}</p></body></html>"""
     return body
 
 

@@ -87,7 +87,7 @@ def sil_from_pfd(pfd: float) -> Band:
     >>> sil_from_pfd(1e-4).name, sil_from_pfd(9.99e-5).name, sil_from_pfd(0.1).name
     ('SIL 3', 'SIL 4', 'below SIL 1')
     """
-    return _sil(_check(pfd, "the pfd"), _SIL_PFD, "PFDavg (per demand, low-demand mode)", "IEC 61508-1 Table 2")
+    return _sil(_check(pfd, "the pfd"), _SIL_PFD, "PFDavg per demand, low-demand mode", "IEC 61508-1 Table 2")
 
 
 def sil_from_pfh(pfh: float) -> Band:
@@ -98,7 +98,7 @@ def sil_from_pfh(pfh: float) -> Band:
     >>> sil_from_pfh(3.6).name, sil_from_pfh(5e-9).name, sil_from_pfh(1e-10).name
     ('below SIL 1', 'SIL 4', 'beyond SIL 4')
     """
-    return _sil(_check(pfh, "the PFH"), _SIL_PFH, "PFH (per hour, high-demand or continuous mode)",
+    return _sil(_check(pfh, "the PFH"), _SIL_PFH, "PFH per hour, high-demand or continuous mode",
                 "IEC 61508-1 Table 3")
 
 
