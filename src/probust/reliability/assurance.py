@@ -44,8 +44,8 @@ def gsn_argument(claim: ReliabilityClaim, *, record_url: str | None = None) -> N
     ev, pfd, demo = claim.evidence or {}, claim.pfd, claim.demonstration
     model = ev.get("model", "the model")
     url = {"url": record_url} if record_url else {}
-    rate = "" if claim.pfh is None else f" (PFH <= {claim.target_pfd * claim.demand_rate:.3g} per hour " \
-                                        f"at {claim.demand_rate:g} demands per hour)"
+    rate = "" if claim.mode != "high-demand" else (f" (PFH <= {claim.target_pfd * claim.demand_rate:.3g} per hour "
+                                                   f"at {claim.demand_rate:g} demands per hour)")
     nodes: Nodes = {
         "G1": {"text": f"{model} fails on at most a fraction {claim.target_pfd:g} of demands (pfd <= "
                        f"{claim.target_pfd:g}){rate}, with confidence >= {claim.confidence:g}",

@@ -104,8 +104,6 @@ def _profile(args: argparse.Namespace, ev: CampaignEvidence):
     """(cells, profile, words naming the operational data), or (None, None, None) without a profile."""
     if args.op_split is None and args.op_inputs is None:
         return None, None, None
-    if args.op_cells < 1:
-        raise ConfigurationError(f"--op-cells must be >= 1, got {args.op_cells}")
     if args.op_split is not None:
         if "dataset" not in ev.data:
             raise ConfigurationError("--op-split needs a campaign on a zoo --dataset; use --op-inputs FILE instead")
@@ -128,6 +126,8 @@ def reliability_command(args: argparse.Namespace, argv: list[str]) -> int:
     rate = None if args.demand_rate is None else parse_rate(args.demand_rate)
     mission = parse_duration(args.mission)
     theta, eps = _prior(args, target, confidence)
+    if args.op_cells < 1:
+        raise ConfigurationError(f"--op-cells must be >= 1, got {args.op_cells}")
     outputs = _outputs(args)
     ev = load_campaign(args.db, args.campaign, model=args.model, missing=args.missing)
     other = None

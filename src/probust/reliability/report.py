@@ -153,7 +153,7 @@ def html_page(claim: ReliabilityClaim, nodes: Nodes, *, redundancy_inputs=None, 
     else:
         verdict = ("short", f"Not supported by the campaign alone: upper bound {pfd.upper:.3g} &gt; target "
                             f"{claim.target_pfd:g}")
-    rate = "" if claim.pfh is None else (
+    rate = "" if claim.mode != "high-demand" else (
         f"<p class=big>PFH = {claim.pfh:.3g}/h <span>upper bound {claim.pfh_upper:.3g}/h at "
         f"{claim.demand_rate:g} demands per hour ({claim.mode} mode)"
         + ("" if claim.aviation is None else f"; aviation class of the upper bound: {html.escape(claim.aviation.name)}")
