@@ -9,9 +9,11 @@ import shutil
 import sqlite3
 import subprocess
 
+import numpy as np
 import pytest
 import yaml
 
+import probust as pb
 from probust import reliability as rel
 from probust.cli import main
 
@@ -66,6 +68,17 @@ def test_without_a_profile_the_inputs_are_the_demands(dbs, tmp_path):
     assert main(["reliability", "--db", str(dbs["a"]), "--target-pfd", "0.05", "--json", str(out)]) == 0
     claim = json.loads(out.read_text())["claim"]
     assert claim["pfd"]["n_operational"] is None and claim["mode"] == "low-demand" and claim["pfh"] is None
+
+
+def test_posterior_method_with_operational_inputs_from_a_file(dbs, tmp_path):
+    operational = tmp_path / "op.npy"
+    np.save(operational, pb.zoo.load_dataset("digits", split="train").x[:400].numpy())
+    out = tmp_path / "c.json"
+    assert main(["reliability", "--db", str(dbs["a"]), "--op-inputs", str(operational), "--op-cells", "2",
+                 "--method", "posterior", "--target-pfd", "0.05", "--json", str(out)]) == 0
+    claim = json.loads(out.read_text())["claim"]
+    assert claim["pfd"]["method"] == "posterior" and claim["alternative"]["method"] == "bound"
+    assert claim["pfd"]["n_operational"] == 300 and "inputs in" in claim["assumptions"][0]
 
 
 def test_same_seed_campaigns_are_flagged(dbs, tmp_path):

@@ -35,7 +35,11 @@ __all__ = ["register", "reliability_command"]
 def register(commands: Any) -> None:
     """Add ``probust reliability`` to the ``probust`` sub-commands."""
     p = commands.add_parser("reliability", help="system-level claim from a campaign: pfd / PFH bounds, SIL band, "
-                                                "demands still needed (classical, Bayes, CBI), 1oo2, GSN case")
+                                                "demands still needed (classical, Bayes, CBI), 1oo2, GSN case",
+                            description="From a finished campaign to the claim 'pfd <= P with confidence C': the pfd "
+                                        "under an operational profile with its upper bound, PFH, the SIL band of the "
+                                        "upper bound, the failure-free operational demands still needed, a 1oo2 pair, "
+                                        "and a GSN assurance case (gsn2x YAML), JSON and HTML.")
     p.add_argument("--db", required=True, metavar="PATH", help="results database of a finished campaign")
     p.add_argument("--campaign", metavar="ID", help="campaign id (default: the only one in the database)")
     p.add_argument("--model", help="the model the claim is about; the campaign must have run on exactly it "
