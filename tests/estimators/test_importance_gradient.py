@@ -94,6 +94,7 @@ def test_importance_sampling_interval_coverage_with_light_tailed_weights():
     assert _misses(ImportanceSampling(), case, 300, 3000) <= stats.binom.ppf(1 - 1e-4, 300, 0.05)
 
 
+@pytest.mark.slow_full  # a measurement of a known limitation (non-strict xfail), not a check: only in the full run
 @pytest.mark.xfail(reason="measured coverage 0.873 over 300 runs (nominal 0.95): heavy-tailed IS weights on the "
                           "L-inf corner make the normal interval too short; the ESS warning flags these runs",
                    strict=False)
