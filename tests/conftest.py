@@ -6,7 +6,9 @@ does, and a test that did would hide such a bug. This fixture fails any test tha
 Parallel runs (pytest-xdist, ``make test``): each worker process gets an equal share of the CPUs for torch's
 intra-op threads (one each with two workers on two cores), unless ``OMP_NUM_THREADS`` says otherwise, so the
 workers do not oversubscribe the machine. Nothing else is needed for a new test to run in parallel: use
-``tmp_path`` for files and port 0 (or none) for servers.
+``tmp_path`` for files and port 0 (or none) for servers, and keep parametrize ids the same in every worker
+(nothing that depends on the time or a fresh random draw: xdist refuses to run when workers collect different
+ids, as a gzip header's timestamp once made them).
 
 Portability: tests about "same numbers" (a seed's results at any batch size or request size, reruns) and
 tests of stored gold records get the ``portability`` marker, which ``make test-portability`` reruns
