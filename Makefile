@@ -4,13 +4,21 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.probust-installed
 # The CPU build of torch: an unpinned `torch` would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
+# The exact versions the suite passes with (pip freeze of a passing `make test` on the reference machine,
+# CPython 3.11, x86-64 Linux): `make install` and `make test` install these; `pip install probust` keeps the
+# ranges of pyproject.toml. `make install CONSTRAINTS=` installs without the pins.
+CONSTRAINTS ?= constraints.txt
+PIP_C  := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+# Test workers (pytest-xdist; each gets an equal share of the CPUs for torch, see tests/conftest.py).
+JOBS   ?= auto
+PYTEST := $(PY) -m pytest -q -n $(JOBS) --dist worksteal
 
-.PHONY: install demo test bench pr-bench pr-bench-quick lint clean screenshot
+.PHONY: install demo test test-portability test-full bench pr-bench pr-bench-quick lint clean screenshot
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(PIP_C) "$(TORCH)"
+	$(PY) -m pip install -q $(PIP_C) -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -19,8 +27,24 @@ demo: install
 	$(VENV)/bin/probust evaluate --model mnist-cnn --dataset mnist --indices 0:10 \
 		--perturbation uniform-linf:eps=0.3,clip=0:1 --estimator mc --budget 20000 --confidence 0.99 --seed 0
 
+# The whole suite in parallel, then the same-numbers and gold-record tests under other kernel paths.
 test: install
-	$(PY) -m pytest -q
+	$(PYTEST)
+	$(MAKE) --no-print-directory test-portability
+
+# Tests marked `portability` (same seed => same numbers at any batch size; stored gold records) rerun in one
+# process under kernel paths and thread counts other than the parallel run's (the CPU's best ATen and MKL
+# kernels, one torch thread per worker), so that a last-bit dependence on the CPU fails on the developer's
+# machine first (docs/design.md, Randomness). ATEN_CPU_CAPABILITY picks ATen's vector kernels; MKL_CBWR=COMPATIBLE
+# is MKL's generic code path, whose GEMM sums in an order that depends on the batch shape, as MKL's AVX-512
+# kernels do on Intel CPUs.
+test-portability: install
+	ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=2 $(PY) -m pytest -q -m "portability and not slow"
+	ATEN_CPU_CAPABILITY=avx2 OMP_NUM_THREADS=1 $(PY) -m pytest -q -m "portability and not slow"
+
+# The statistical checks at full size (marker slow_full); `make test` runs them at the smaller size each states.
+test-full: install
+	$(PYTEST) -m slow_full
 
 bench: install
 	$(PY) benchmarks/mc_throughput.py

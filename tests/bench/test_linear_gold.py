@@ -26,6 +26,8 @@ import pytest
 from probust.bench.cases import CASES, load_suite
 from probust.bench.closed_form import linear_case, linear_tail
 
+pytestmark = pytest.mark.portability  # stored gold records: rerun by make test-portability
+
 U = 2.0**-53
 LINEAR = [c for c in CASES.values() if c.suite == "linear"]
 
@@ -101,12 +103,31 @@ def test_suite_covers_the_advertised_ranges():
     assert max(ps) >= 0.099 and min(ps) <= 1e-15
 
 
+def gamma(n: int) -> float:
+    """Higham's ``gamma_n = n u / (1 - n u)``: a float64 sum or dot product of n terms, in any order, errs by at
+    most ``gamma_n`` times the sum of the terms' magnitudes."""
+    return n * U / (1 - n * U)
+
+
 @pytest.mark.parametrize("record", load_suite("linear")["cases"][:9], ids=lambda r: r["id"])
 def test_records_are_the_cases_linear_case_builds(record):
-    """The stored bias is the one :func:`linear_case` solves (the registry is that function's output)."""
+    """The stored bias is the one :func:`linear_case` solves (the registry is that function's output).
+
+    Up to rounding: the bias is ``-fl(w . x) - margin`` with ``margin ~ |w|``, and BLAS sums the d products (and
+    the squares of ``|w|``) in an order that depends on the CPU (AVX-512 and AVX2 kernels differ in the last
+    bits: issue 14). Two orders differ by at most ``2 gamma_(d+2) (sum |w_i x_i| + |margin|)`` plus the final
+    subtraction's rounding, ``2 u |b|`` (<= 1e-12 relative for d <= 100, 1.3e-11 for d = 3072). The gold value
+    needs no such allowance: it is the closed form at the stored margin and at ``|w|`` summed exactly (mpmath,
+    as scripts/make_bench_references.py does), so only scipy's own evaluation can move it, and rel = 1e-12 is
+    10x below the gold's claimed error (``abs_error``, 1e-11 relative).
+    """
     p = record["params"]
     built = linear_case(p["family"], p["dim"], record["gold"]["target"], p["seed"], p["scale"])
-    assert float(built.model[1].bias.detach()[1]) == p["bias"]
-    w_norm = float(built.model[1].weight.detach()[1].norm())
+    w = built.model[1].weight.detach()[1].double().numpy()
+    terms = float(np.abs(w * built.x.double().numpy()).sum()) + abs(record["gold"]["margin"])
+    allowed = 2 * gamma(p["dim"] + 2) * terms + 2 * U * abs(p["bias"])
+    assert abs(float(built.model[1].bias.detach()[1]) - p["bias"]) <= allowed
+    with mpmath.workdps(60):
+        w_norm = float(mpmath.sqrt(mpmath.fsum(mpmath.mpf(float(wi)) ** 2 for wi in w)))
     expected = linear_tail(p["family"], p["dim"], record["gold"]["margin"], p["scale"], w_norm)
     assert record["gold"]["value"] == pytest.approx(expected, rel=1e-12)

@@ -10,6 +10,8 @@ from probust.errors import ConfigurationError
 from probust.estimators import MonteCarlo
 from probust.intervals import binomial_ci
 
+pytestmark = pytest.mark.portability  # stored gold records: rerun by make test-portability
+
 ZOO = load_suite("zoo")
 
 

@@ -94,6 +94,7 @@ def test_importance_sampling_interval_coverage_with_light_tailed_weights():
     assert _misses(ImportanceSampling(), case, 300, 3000) <= stats.binom.ppf(1 - 1e-4, 300, 0.05)
 
 
+@pytest.mark.slow_full  # a measurement of a known limitation (non-strict xfail), not a check: only in the full run
 @pytest.mark.xfail(reason="measured coverage 0.873 over 300 runs (nominal 0.95): heavy-tailed IS weights on the "
                           "L-inf corner make the normal interval too short; the ESS warning flags these runs",
                    strict=False)
@@ -127,12 +128,11 @@ def test_langevin_kernels_leave_the_tempered_target_invariant(kind, h, beta):
 
 
 @pytest.mark.parametrize("est", [ImportanceSampling(), GradientSMC()], ids=lambda e: e.name)
-def test_same_seed_same_result_at_any_batch_size_on_a_rare_case(est):
+def test_same_seed_same_result_at_any_batch_size_on_a_rare_case(est, same_numbers):
     case = linear_case("gaussian", 16, 1e-6, seed=2)
     results = [est.estimate(case.model, case.x, case.perturbation, budget=30_000, seed=4, batch_size=b)
                for b in (None, 97, 1000)]
-    assert len({r.failure_probability for r in results}) == 1
-    assert all(r.ci == results[0].ci and r.diagnostics == results[0].diagnostics for r in results)
+    same_numbers(results)  # decisions exact, floats to 1e-9
 
 
 @pytest.mark.parametrize("est", [ImportanceSampling(), GradientSMC()], ids=lambda e: e.name)

@@ -18,21 +18,30 @@ GOLD_P = (1e-1, 1e-2, 1e-3, 1e-4)
 GOLD = [(fam, d, p) for fam, dims in GOLD_DIMS.items() for d in dims for p in GOLD_P]
 
 
-def test_gold_cases_are_covered_by_the_99_percent_interval():
-    """36 closed-form cases, each estimated once with ~20/p samples and a 99% Clopper-Pearson interval.
+#: The two d = 3072 cases at p = 1e-4 (2e5 samples of 3072 coordinates each) take ~3/4 of the test's time: the
+#: default suite runs the other 34 (every family, dimension and p is still there), ``-m slow_full`` all 36.
+HEAVY_GOLD = {("gaussian", 3072, 1e-4), ("uniform-l2", 3072, 1e-4)}
+
+
+@pytest.mark.parametrize("cases", [pytest.param(set(GOLD) - HEAVY_GOLD, id="34-cases"),
+                                   pytest.param(set(GOLD), id="36-cases", marks=pytest.mark.slow_full)])
+def test_gold_cases_are_covered_by_the_99_percent_interval(cases):
+    """34 or 36 closed-form cases, each estimated once with ~20/p samples and a 99% Clopper-Pearson interval.
 
     Each interval misses with probability <= 1%, so the number of misses is stochastically smaller than
-    Binom(36, 0.01); the test allows up to its 1 - 1e-4 quantile (false-failure rate <= 1e-4).
+    Binom(n, 0.01); the test allows up to its 1 - 1e-4 quantile (4 for n = 34 and 36: false-failure rate <= 1e-4).
     """
     misses = []
     for i, (family, dim, p) in enumerate(GOLD):
+        if (family, dim, p) not in cases:
+            continue
         case = linear_case(family, dim, p, seed=i)
         res = pb.estimate(case.model, case.x, case.perturbation, budget=max(10_000, int(20 / p)),
                           confidence=0.99, seed=i)
         assert res.estimator == "mc" and res.n_queries == max(10_000, int(20 / p))
         if not res.ci.contains(case.failure_probability):
             misses.append((family, dim, p, res.failure_probability, res.ci))
-    assert len(misses) <= stats.binom.ppf(1 - 1e-4, len(GOLD), 0.01), misses
+    assert len(misses) <= stats.binom.ppf(1 - 1e-4, len(cases), 0.01), misses
 
 
 @pytest.mark.parametrize("method", ["clopper-pearson", "hoeffding"])

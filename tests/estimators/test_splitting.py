@@ -82,12 +82,11 @@ def test_interval_coverage_over_repeated_runs(est):
 
 
 @pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: e.name)
-def test_same_seed_same_result_at_any_batch_size(est):
+def test_same_seed_same_result_at_any_batch_size(est, same_numbers):
     case = linear_case("uniform-linf", 12, 1e-6, seed=3)
     runs = [est.estimate(case.model, case.x, case.perturbation, budget=20_000, seed=5, batch_size=b)
             for b in (None, 7, 333)]
-    assert len({r.failure_probability for r in runs}) == 1
-    assert all(r.ci == runs[0].ci and r.diagnostics == runs[0].diagnostics for r in runs)
+    same_numbers(runs)  # decisions exact, floats to 1e-9 (levels are model scores)
     other = est.estimate(case.model, case.x, case.perturbation, budget=20_000, seed=6)
     assert other.failure_probability != runs[0].failure_probability
 

