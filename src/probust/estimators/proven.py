@@ -46,22 +46,35 @@ from ._base import Estimator, Outcome
 
 def _coordinates(pert, x: np.ndarray):
     """Range, mean and CDF of each clipped coordinate delta_i (independent-coordinate laws)."""
-    eps = pert.eps
+    if isinstance(pert, TruncatedGaussian):
+        eps = pert.eps
+        a, b = np.full(x.size, -eps), np.full(x.size, eps)
+        t = special.ndtr(-eps / pert.sigma)
+
+        def cont(i, v):
+            return np.clip((special.ndtr(np.clip(v, -eps, eps) / pert.sigma) - t) / (1 - 2 * t), 0, 1)
+    else:  # uniform on [a_i, b_i] (a coordinate of zero width is a point mass)
+        a, b = _uniform_range(pert, x)
+        width = b - a
+        safe = np.where(width > 0, width, 1.0)
+
+        def cont(i, v):
+            return np.where(width[i] > 0, np.clip((v - a[i]) / safe[i], 0.0, 1.0), (v >= a[i]).astype(float))
     clip_lo, clip_hi = pert.clip if pert.clip is not None else (-np.inf, np.inf)
-    lo, hi = np.maximum(-eps, clip_lo - x), np.minimum(eps, clip_hi - x)
-    if isinstance(pert, UniformLinf):
-        cont = lambda v: np.clip((v + eps) / (2 * eps), 0.0, 1.0)  # noqa: E731
-    else:
-        a = eps / pert.sigma
-        z = special.ndtr(-a)
-        cont = lambda v: np.clip((special.ndtr(np.clip(v, -eps, eps) / pert.sigma) - z) / (1 - 2 * z), 0, 1)  # noqa: E731
+    lo, hi = np.maximum(a, clip_lo - x), np.minimum(b, clip_hi - x)
     cdf = clipped_cdf(cont, lo, hi)
     # E[delta_i] = hi - integral_lo^hi F(v) dv (F includes the atom at lo). The trapezoid rule is exact for
     # the uniform law; for the truncated normal its error is below 1e-9 * (hi - lo) on 4097 points, and
     # MEAN_SLACK moves each mean towards the side that can only loosen Hoeffding's bound.
     pts = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, 4097)[None, :]
-    mean = hi - np.trapezoid(cont(pts), pts, axis=1)
+    mean = hi - np.trapezoid(cont(np.arange(x.size)[:, None], pts), pts, axis=1)
     return lo, hi, mean, cdf
+
+
+def _uniform_range(pert, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The interval [a_i, b_i] of each coordinate's uniform displacement (before clipping)."""
+    eps = np.broadcast_to(np.asarray(pert.eps, dtype=np.float64).ravel(), x.shape)
+    return -eps, eps
 
 
 #: Allowance for the numerical integration of the coordinate means (see ``_coordinates``).
