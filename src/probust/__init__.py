@@ -11,6 +11,7 @@ from .errors import (
     ProbustError,
 )
 from .intervals import ConfidenceInterval, binomial_ci, sample_size
+from .output_regions import OutputRegion
 from .properties import LabelChange, RegressionTolerance, SoftmaxStability, TopK
 from .result import CertifyResult, Result
 from .wrappers import Normalized
@@ -30,6 +31,7 @@ __all__ = [
     "RegressionTolerance",
     "SoftmaxStability",
     "Normalized",
+    "OutputRegion",
     "Result",
     "TopK",
     "binomial_ci",

@@ -6,7 +6,8 @@ enabling complete neural network verification with rapid and massively parallel 
 ICLR 2021 (alpha-CROWN).
 
 Given a network f = L_n o ... o L_1 made of Linear, Conv2d, BatchNorm (eval), Flatten / Unflatten, average
-pooling, ElementwiseAffine, ReLU and max-pooling layers, an input box ``[lo, hi]`` (or an L2 ball) around x0, and a specification matrix C, it returns
+pooling, ElementwiseAffine, ReLU and max-pooling layers, an input box ``[lo, hi]`` (or an L2 ball) around
+x0, and a specification matrix C, it returns
 ``A in R^{m x d}`` and ``c in R^m`` with
 
     C f(x0 + delta) >= A delta + c      for every x0 + delta in the input set            (1)
@@ -158,15 +159,15 @@ def _fold_windows(coef: torch.Tensor, geometry) -> torch.Tensor:
 
 def _maxpool_relaxation(lo: torch.Tensor, hi: torch.Tensor, geometry):
     """Per window (module docstring): lower coefficients (C, K, n), upper coefficients and upper offsets (C, n)."""
-    l, u = _windows(lo, geometry), _windows(hi, geometry)
-    best = l.argmax(1, keepdim=True)
-    top = l.gather(1, best)  # L = max_j l_j
-    lower = torch.zeros_like(l).scatter_(1, best, 1.0)
-    others = (u > top) & (lower == 0)
-    slope = torch.where(others, (u - top) / torch.where(others, u - l, 1.0), 0.0)
-    offset = -torch.where(others, slope * l, 0.0).sum(1)
-    centre = (l.gather(1, best) + u.gather(1, best)).squeeze(1) / 2 + torch.where(others, (u - top) / 2, 0.0).sum(1)
-    constant = u.amax(1)
+    low, up = _windows(lo, geometry), _windows(hi, geometry)
+    best = low.argmax(1, keepdim=True)
+    top = low.gather(1, best)  # L = max_j l_j
+    lower = torch.zeros_like(low).scatter_(1, best, 1.0)
+    others = (up > top) & (lower == 0)
+    slope = torch.where(others, (up - top) / torch.where(others, up - low, 1.0), 0.0)
+    offset = -torch.where(others, slope * low, 0.0).sum(1)
+    centre = (low.gather(1, best) + up.gather(1, best)).squeeze(1) / 2 + torch.where(others, (up - top) / 2, 0.0).sum(1)
+    constant = up.amax(1)
     use_line = centre <= constant
     upper = torch.where(use_line.unsqueeze(1), lower + slope, 0.0)
     return lower, upper, torch.where(use_line, offset, constant)

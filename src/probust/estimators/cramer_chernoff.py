@@ -201,6 +201,8 @@ class CramerChernoff(Estimator):
             raise ConfigurationError("cramer-chernoff needs the model's layers: pass a torch.nn.Module, not a callable")
         if not isinstance(pert, (Gaussian, UniformLinf, UniformL2, TruncatedGaussian)):
             raise ConfigurationError(f"cramer-chernoff does not support the perturbation {pert.to_spec()}")
+        if isinstance(pert, UniformLinf) and not isinstance(pert.eps, float):
+            raise ConfigurationError("cramer-chernoff needs one radius eps, not one per coordinate; use proven")
         x = oracle.x.detach().double().cpu()
         with torch.no_grad():
             clean = copy.deepcopy(oracle.model).double().eval()(x.unsqueeze(0))[0].flatten()
