@@ -13,7 +13,7 @@ from .errors import (
 from .intervals import ConfidenceInterval, binomial_ci, sample_size
 from .output_regions import OutputRegion
 from .properties import LabelChange, RegressionTolerance, SoftmaxStability, TopK
-from .result import CertifyResult, Result
+from .result import CertifyResult, Counterexample, Result
 from .wrappers import Normalized
 
 __version__ = "0.1.0"
@@ -22,6 +22,7 @@ __all__ = [
     "CertifyResult",
     "ConfidenceInterval",
     "ConfigurationError",
+    "Counterexample",
     "DataError",
     "InputError",
     "LabelChange",

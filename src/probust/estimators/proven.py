@@ -133,7 +133,10 @@ class Proven(Estimator):
     def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
         pert, failure = oracle.perturbation, oracle.failure
         if not isinstance(oracle.model, torch.nn.Module):
-            raise ConfigurationError("PROVEN needs the model's layers: pass a torch.nn.Module, not a callable")
+            why = getattr(oracle.model, "conversion_error", "")  # an ONNX graph outside the converter's subset
+            raise ConfigurationError(
+                "PROVEN needs the model's layers: pass a torch.nn.Module, not a callable" + (f" ({why})" if why else "")
+            )
         region = output_region(failure, oracle.clean_output.flatten(1).shape[1])
         polytopes = region.matrices()
         spec = -torch.cat([A for A, _ in polytopes])  # row ij: -a_ij, bounded below by CROWN
