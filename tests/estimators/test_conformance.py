@@ -47,6 +47,7 @@ def test_same_seed_same_result_at_any_batch_size(est, case):
     results = [run(est, case, batch_size=b) for b in (None, 97, 5000)]
     assert len({r.failure_probability for r in results}) == 1
     assert all(r.diagnostics == results[0].diagnostics and r.ci == results[0].ci for r in results)
+    assert all(r.counterexamples == results[0].counterexamples and r.status == results[0].status for r in results)
 
 
 @pytest.mark.parametrize("est", INSTANCES, ids=lambda e: e.name)
