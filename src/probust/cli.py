@@ -120,9 +120,11 @@ def _list(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _example_spec(cls: type[Perturbation]) -> str:
-    """A runnable spec: every required parameter set to 0.1, clipped to images in [0, 1]."""
+    """A runnable spec: every required parameter set to 0.1 (a box to [0, 1]), clipped to images in [0, 1]."""
+    values = {"lo": 0.0, "hi": 1.0}  # a box: its bounds, not radii
     required = {
-        f.name: 0.1 for f in dataclasses.fields(cls) if f.name != "clip" and f.default is dataclasses.MISSING
+        f.name: values.get(f.name, 0.1) for f in dataclasses.fields(cls)
+        if f.name != "clip" and f.default is dataclasses.MISSING
     }
     return cls(**required, clip=(0.0, 1.0)).to_spec()
 

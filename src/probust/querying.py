@@ -28,7 +28,7 @@ Model = Callable[[torch.Tensor], torch.Tensor]
 _DEFAULT_BATCH_ELEMENTS = 4_000_000
 _MAX_DEFAULT_BATCH = 1024
 #: Failing perturbed inputs an oracle keeps (the first ones it meets), for ``Result.counterexamples``.
-MAX_COUNTEREXAMPLES = 5
+MAX_COUNTEREXAMPLES = 3
 
 
 def default_batch_size(x_numel: int) -> int:

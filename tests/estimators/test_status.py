@@ -61,7 +61,7 @@ def test_counterexamples_fail_and_version_1_records_still_read():
     with torch.no_grad():
         model.weight.copy_(torch.eye(2))
     res = pb.estimate(model, torch.tensor([0.1, 0.0]), pb.perturbations.UniformLinf(eps=1.0), budget=500, seed=0)
-    assert 0 < len(res.counterexamples) <= 5
+    assert 0 < len(res.counterexamples) <= 3
     for cx in res.counterexamples:
         with torch.no_grad():
             assert float(pb.LabelChange(res.label).score(model(cx.tensor(torch.float32)[None]))[0]) > 0

@@ -17,7 +17,7 @@ from ._base import Perturbation, as_tensor, check_coordinates, coordinates
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Box(Perturbation):
-    """Uniform distribution on the box ``[lo, hi]`` (bounds per coordinate, in C order, or one for all).
+    """Uniform distribution on the box lo <= x' <= hi (bounds per coordinate, in C order, or one for all).
 
     Examples
     --------
