@@ -238,7 +238,7 @@ class Oracle:
         failing = torch.nonzero(scores.detach() > 0).flatten()[: MAX_COUNTEREXAMPLES - len(self.counterexamples)]
         for i in failing.tolist():
             self.counterexamples.append(Counterexample(
-                z[i].detach().cpu().tolist(), xp[i].detach().cpu().tolist(), float(scores[i])
+                z[i].detach().cpu().tolist(), xp[i].detach().cpu().tolist(), float(scores[i].detach())
             ))
 
     def scores(self, z: torch.Tensor) -> torch.Tensor:
