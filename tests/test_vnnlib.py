@@ -132,3 +132,10 @@ def test_bad_input_gives_a_clear_error_and_exit_2(tmp_path, capsys):
     code, _, err = cli(capsys, "evaluate", "--vnnlib", str(good), "--model", str(net), "--perturbation",
                        "uniform-linf:eps=0.1", "--quiet")
     assert code == 2 and "does not apply with --vnnlib" in err
+
+
+def test_cli_table_says_when_no_failure_region_was_found(capsys):
+    entry = INDEX["collision-like-3"]  # PROVEN certifies p = 0 here
+    code, out, _ = cli(capsys, "evaluate", "--vnnlib", str(SUITE / entry["vnnlib"]), "--model",
+                       str(SUITE / entry["onnx"]), "--estimator", "amls", "--budget", "8000", "--quiet")
+    assert code == 0 and "stalled" in out and "no failure region found" in out

@@ -14,6 +14,7 @@ from .intervals import ConfidenceInterval, binomial_ci, sample_size
 from .output_regions import OutputRegion
 from .properties import LabelChange, RegressionTolerance, SoftmaxStability, TopK
 from .result import CertifyResult, Counterexample, Result
+from .vnnlib import VnnlibCase, read_vnnlib
 from .wrappers import Normalized
 
 __version__ = "0.1.0"
@@ -35,12 +36,14 @@ __all__ = [
     "OutputRegion",
     "Result",
     "TopK",
+    "VnnlibCase",
     "binomial_ci",
     "certify",
     "estimate",
     "estimators",
     "perturbations",
     "properties",
+    "read_vnnlib",
     "sample_size",
     "zoo",
 ]
