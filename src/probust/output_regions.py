@@ -136,5 +136,6 @@ def output_region(failure: Property, n_outputs: int) -> OutputRegion:
                                   for k, ref in enumerate(failure.reference) for sign in (1.0, -1.0)))
     raise ConfigurationError(
         f"the property {failure.describe()} is not linear in the outputs; certificates bound label-change, top-k "
-        "with k=1, regression-tolerance and output-region properties"
+        "with k=1, regression-tolerance and output-region properties (state a linear one as probust.OutputRegion, "
+        "e.g. OutputRegion.halfspace([1, 0]) for y0 >= 0)"
     )
