@@ -111,13 +111,14 @@ def depth_count(n: int, floor: int, remaining: int, cost: float, planned: float,
     """Particles for the next step: fewer than ``n`` when the levels still rise beyond the plan.
 
     ``cost`` queries per particle and step; ``planned`` steps left in the plan the particle count was made
-    for, ``predicted`` steps left by ``level_trend`` (inf or nan: no prediction beyond the plan). The
-    remaining budget then covers the larger of the two (plus a spare step) with as many particles as fit,
-    never more than ``n`` nor fewer than ``floor``: spending the budget on depth rather than on particles
-    that would run out before the failures.
+    for (the plan has its own spare), ``predicted`` further steps by ``level_trend`` (inf or nan: no
+    prediction). Only when the prediction (plus a spare step) goes beyond the plan does the remaining budget
+    cover it with as many particles as fit, never more than ``n`` nor fewer than ``floor``: spending the
+    budget on depth rather than on particles that would run out before the failures.
     """
-    need = max(planned, predicted if math.isfinite(predicted) else 0.0)
-    affordable = int(remaining // (cost * (math.ceil(need) + 1)))
+    if not math.isfinite(predicted) or math.ceil(predicted) + 1 <= planned:
+        return n
+    affordable = int(remaining // (cost * (math.ceil(predicted) + 1)))
     return n if affordable >= n else max(min(floor, n), affordable)
 
 

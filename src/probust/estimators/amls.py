@@ -134,7 +134,7 @@ class AdaptiveMultilevelSplitting(Estimator):
             n_next = n
             if self.n_particles is None:  # depth before particles (module docstring)
                 n_next = sp.depth_count(n, DEPTH_FLOOR, oracle.remaining, m,
-                                        self.planned_levels() - 1 - len(trace["levels"]),
+                                        self.planned_levels() - len(trace["levels"]),
                                         sp.level_trend(trace["levels"], TREND_WINDOW)[1])
             if oracle.remaining < n_next * m:
                 status = "budget exhausted"

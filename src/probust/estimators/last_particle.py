@@ -60,8 +60,9 @@ PLAN_PROBABILITY = 1e-15
 KILL_FRACTION = 0.25
 #: Fewest particles the cloud is thinned to when spending the budget on depth.
 DEPTH_FLOOR = 50
-#: Level increments (iterations) that ``level_trend`` extrapolates.
-TREND_WINDOW = 8
+#: Level increments (iterations) that ``level_trend`` extrapolates: about three factors of 10 in probability at
+#: k / N = 1/4 (with fewer, the fit of one iteration's noisy increments flips between converging and rising).
+TREND_WINDOW = 24
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
