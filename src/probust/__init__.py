@@ -11,8 +11,10 @@ from .errors import (
     ProbustError,
 )
 from .intervals import ConfidenceInterval, binomial_ci, sample_size
+from .output_regions import OutputRegion
 from .properties import LabelChange, RegressionTolerance, SoftmaxStability, TopK
-from .result import CertifyResult, Result
+from .result import CertifyResult, Counterexample, Result
+from .vnnlib import VnnlibCase, read_vnnlib
 from .wrappers import Normalized
 
 __version__ = "0.1.0"
@@ -21,6 +23,7 @@ __all__ = [
     "CertifyResult",
     "ConfidenceInterval",
     "ConfigurationError",
+    "Counterexample",
     "DataError",
     "InputError",
     "LabelChange",
@@ -30,14 +33,17 @@ __all__ = [
     "RegressionTolerance",
     "SoftmaxStability",
     "Normalized",
+    "OutputRegion",
     "Result",
     "TopK",
+    "VnnlibCase",
     "binomial_ci",
     "certify",
     "estimate",
     "estimators",
     "perturbations",
     "properties",
+    "read_vnnlib",
     "reliability",
     "sample_size",
     "zoo",

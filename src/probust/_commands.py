@@ -29,13 +29,15 @@ from rich.progress import (
 )
 
 from . import _rng, zoo
-from ._io import check_output_path, load_inputs, load_model, parse_indices
+from ._io import check_output_path, load_inputs, load_model, model_input_shape, parse_indices
 from .errors import ConfigurationError, DataError
 from .estimators import ESTIMATORS, Estimator, get_estimator
 from .intervals import METHODS, check_confidence
 from .perturbations import Perturbation, parse_perturbation
+from .properties import Property
 from .querying import Model, check_budget
 from .result import Result
+from .vnnlib import read_vnnlib
 
 #: Width of tables written to a pipe or file, where rich cannot ask the terminal (its default is 80).
 _PIPE_WIDTH = 160
@@ -66,11 +68,35 @@ class Task:
     json_path: Path | None
     quiet: bool
     config: dict[str, Any]
+    #: One input set and failure property per input (a VNNLIB file's boxes), instead of ``perturbation`` and
+    #: the label-change property for all.
+    perturbations: Sequence[Perturbation] | None = None
+    failures: Sequence[Property] | None = None
+
+    @property
+    def title(self) -> str:
+        """What the inputs are perturbed by, for table titles."""
+        if "vnnlib" in self.config:
+            return f"VNNLIB {self.config['vnnlib']} ({_plural(len(self.indices), 'box', 'boxes')})"
+        return self.perturbation.to_spec()
+
+    def arguments(self, index: int) -> tuple[torch.Tensor, Perturbation, dict[str, Any]]:
+        """Input, perturbation and property keyword of input ``index`` for ``estimate`` / ``certify``."""
+        pert = self.perturbation if self.perturbations is None else self.perturbations[index]
+        prop = {"label": reference(self, index)} if self.failures is None else {"failure": self.failures[index]}
+        return self.x[index], pert, prop
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 # -- options ---------------------------------------------------------------------------------------
-def add_task_options(parser: argparse.ArgumentParser) -> None:
-    """Options shared by ``evaluate`` and ``certify``: model, inputs, perturbation, execution, output."""
+def add_task_options(parser: argparse.ArgumentParser, vnnlib: bool = False) -> None:
+    """Options shared by ``evaluate`` and ``certify``: model, inputs, perturbation, execution, output.
+
+    ``vnnlib``: also accept ``--vnnlib FILE`` in place of the inputs and the perturbation.
+    """
     parser.add_argument("--model", required=True,
                         help="zoo model name, or a TorchScript (.pt), state-dict (.pt/.pth, with --arch) "
                              "or .onnx file")
@@ -79,9 +105,13 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--dataset", help=f"zoo data set: {', '.join(zoo.list_datasets())}")
     source.add_argument("--inputs", metavar="FILE",
                         help=".npy array (N x ...) or .npz with keys x and optional y")
+    if vnnlib:
+        source.add_argument("--vnnlib", metavar="FILE",
+                            help="VNNLIB property (VNN-COMP): inputs uniform in its box(es), failure = its output "
+                                 "constraints; replaces --perturbation")
     parser.add_argument("--split", help="data set split (default: test; only with --dataset)")
     parser.add_argument("--indices", help="A:B, :B, A:, I or a comma list like 1,5,9 (default: all)")
-    parser.add_argument("--perturbation", required=True, metavar="SPEC",
+    parser.add_argument("--perturbation", required=not vnnlib, metavar="SPEC",
                         help="e.g. uniform-linf:eps=0.1,clip=0:1 (see 'probust list')")
     parser.add_argument("--seed", type=int, default=0, help="master seed (default: 0)")
     parser.add_argument("--batch-size", type=int, help="model batch size (default: automatic)")
@@ -141,6 +171,10 @@ def prepare(args: argparse.Namespace, estimator: Estimator, **extra_config: Any)
 
     ``extra_config`` holds command-specific settings recorded in the report.
     """
+    if getattr(args, "vnnlib", None) is not None:
+        return prepare_vnnlib(args, estimator, **extra_config)
+    if args.perturbation is None:
+        raise ConfigurationError("--perturbation is required (or --vnnlib, whose boxes are the input sets)")
     perturbation = parse_perturbation(args.perturbation)
     budget = check_budget(args.budget, estimator.min_budget)
     confidence = check_confidence(args.confidence)
@@ -167,6 +201,37 @@ def prepare(args: argparse.Namespace, estimator: Estimator, **extra_config: Any)
     }
     return Task(model, x, y, indices, perturbation, seed, budget, confidence, args.label,
                 args.batch_size, args.device, json_path, args.quiet, config)
+
+
+def prepare_vnnlib(args: argparse.Namespace, estimator: Estimator, **extra_config: Any) -> Task:
+    """A task of one input per box of a VNNLIB file: x the box centre, uniform in the box, failure its outputs."""
+    for flag, given in (("--perturbation", args.perturbation), ("--split", args.split), ("--indices", args.indices)):
+        if given is not None:
+            raise ConfigurationError(f"{flag} does not apply with --vnnlib (its boxes are the inputs); drop it")
+    if args.label != "prediction":
+        raise ConfigurationError("--label does not apply with --vnnlib (its output constraints are the failure)")
+    budget = check_budget(args.budget, estimator.min_budget)
+    confidence = check_confidence(args.confidence)
+    seed = _rng.resolve_seed(args.seed)
+    check_device(args.device)
+    json_path = check_output_path(args.json) if args.json else None
+    cases = read_vnnlib(args.vnnlib)
+    model = load_model(args.model, args.arch)
+    if isinstance(model, torch.nn.Module) and args.device is not None:
+        model.to(args.device)
+    shape = model_input_shape(model, args.model, cases[0].n_inputs)
+    x = torch.stack([case.centre().reshape(shape) for case in cases])
+    perturbations = [case.perturbation() for case in cases]
+    config = {
+        "model": args.model, "arch": args.arch, "vnnlib": str(args.vnnlib), "indices": list(range(len(cases))),
+        "perturbation": [p.to_spec() for p in perturbations], "failure": [c.region.describe() for c in cases],
+        "estimator": estimator.name, "params": estimator.get_params(), "budget": budget, "confidence": confidence,
+        "seed": seed, "label_source": "vnnlib", "batch_size": args.batch_size, "device": args.device,
+        **extra_config,
+    }
+    return Task(model, x, None, list(range(len(cases))), perturbations[0], seed, budget, confidence, "vnnlib",
+                args.batch_size, args.device, json_path, args.quiet, config, perturbations,
+                [case.region for case in cases])
 
 
 def check_device(device: str | None) -> None:
@@ -216,9 +281,9 @@ def run_task(
         results = []
         for position, index in enumerate(indices, 1):
             progress.update(bar, description=f"input {index} ({position}/{len(indices)})")
+            x, perturbation, prop = task.arguments(index)
             result = call(
-                task.model, task.x[index], task.perturbation,
-                seed=_rng.derive_seed(task.seed, index), label=reference(task, index),
+                task.model, x, perturbation, seed=_rng.derive_seed(task.seed, index), **prop,
                 batch_size=task.batch_size, device=task.device,
                 progress=functools.partial(progress.advance, bar),
             )

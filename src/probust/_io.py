@@ -25,8 +25,8 @@ from .errors import ConfigurationError, DataError, ModelError, ModelLoadError
 from .querying import Model
 
 __all__ = [
-    "OnnxModel", "check_output_path", "load_inputs", "load_model", "parse_indices", "write_json_atomic",
-    "write_text_atomic",
+    "OnnxModel", "check_output_path", "load_inputs", "load_model", "load_onnx", "model_input_shape", "parse_indices",
+    "write_json_atomic", "write_text_atomic",
 ]
 
 #: Extensions of files read by torch (TorchScript archive or state dict; the content decides which).
@@ -67,7 +67,7 @@ def load_model(spec: str, arch: str | None = None) -> Model:
     suffix = path.suffix.lower()
     if suffix == ".onnx":
         _reject_arch(arch, f"ONNX file {path}")
-        return OnnxModel(path)
+        return load_onnx(path)
     if suffix not in TORCH_SUFFIXES:
         raise ModelLoadError(
             f"unsupported model file extension {suffix or '(none)'!r} of {path}; use a TorchScript or "
@@ -80,6 +80,37 @@ def load_model(spec: str, arch: str | None = None) -> Model:
     if arch is None:
         raise ModelLoadError(_no_arch_message(path, names))
     return zoo.load_state_dict_into(arch, path)
+
+
+def load_onnx(path: Path) -> Model:
+    """An ONNX file as torch layers when ``_onnx`` converts it (checked against onnxruntime), else run by
+    onnxruntime (``OnnxModel.conversion_error`` then says why; white-box estimators need layers)."""
+    runtime = OnnxModel(path)
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        runtime.conversion_error = "converting ONNX to torch layers needs the onnx package: pip install 'probust[onnx]'"
+        return runtime
+    from ._onnx import onnx_to_torch
+
+    module, reason = onnx_to_torch(path, runtime)
+    if module is None:
+        runtime.conversion_error = reason
+        return runtime
+    return module
+
+
+def model_input_shape(model: Model, spec: str, n_inputs: int) -> tuple[int, ...]:
+    """One input's shape for a model that takes ``n_inputs`` values (ONNX graph, zoo record, else flat)."""
+    shape = getattr(model, "input_shape", None)
+    if shape is None and spec in zoo.list_models():
+        shape = tuple(zoo.model_info(spec)["input_shape"])
+    if shape is None:
+        return (n_inputs,)
+    if int(np.prod(shape)) != n_inputs:
+        raise DataError(f"the VNNLIB property has {n_inputs} inputs but the model takes inputs of shape "
+                        f"{tuple(shape)} ({int(np.prod(shape))} values)")
+    return tuple(shape)
 
 
 def _existing_model_file(spec: str) -> Path:
@@ -171,7 +202,11 @@ class OnnxModel:
         self.input_name, self.dtype = first.name, _ONNX_DTYPES[first.type]
         batch_dim = first.shape[0] if first.shape else None
         self.fixed_batch = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
+        dims = list(first.shape[1:]) if first.shape else []
+        self.input_shape = tuple(dims) if dims and all(isinstance(d, int) and d > 0 for d in dims) else None
         self.path = path
+        #: Why the graph could not be converted to torch layers (set by ``load_onnx``).
+        self.conversion_error = ""
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         array = batch.detach().cpu().numpy().astype(self.dtype, copy=False)

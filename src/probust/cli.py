@@ -39,7 +39,8 @@ from .result import CertifyResult, Result
 #: Exit status of a run stopped by Ctrl-C (128 + SIGINT, the shell convention).
 EXIT_INTERRUPTED = 130
 EXIT_ERROR = 2
-_REFERENCE = {"prediction": "the model's prediction at the clean input", "dataset": "the true label"}
+_REFERENCE = {"prediction": "the model's prediction at the clean input", "dataset": "the true label",
+              "vnnlib": "none, the failure is the VNNLIB output constraints; x is the box centre"}
 
 
 # -- argument parsing ----------------------------------------------------------------------------------
@@ -50,12 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     evaluate = commands.add_parser("evaluate", help="estimate the local failure probability / PR of inputs")
-    _commands.add_task_options(evaluate)
+    _commands.add_task_options(evaluate, vnnlib=True)
     _commands.add_estimate_options(evaluate)
     evaluate.set_defaults(handler=_evaluate)
 
     certify = commands.add_parser("certify", help="decide whether the failure probability is <= THETA")
-    _commands.add_task_options(certify)
+    _commands.add_task_options(certify, vnnlib=True)
     certify.add_argument("--max-failure", type=float, required=True, metavar="THETA",
                          help="threshold on the failure probability: the claim is PR >= 1 - THETA")
     certify.add_argument("--budget", type=_commands.count, default=1_000_000,
@@ -121,9 +122,11 @@ def _list(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _example_spec(cls: type[Perturbation]) -> str:
-    """A runnable spec: every required parameter set to 0.1, clipped to images in [0, 1]."""
+    """A runnable spec: every required parameter set to 0.1 (a box to [0, 1]), clipped to images in [0, 1]."""
+    values = {"lo": 0.0, "hi": 1.0}  # a box: its bounds, not radii
     required = {
-        f.name: 0.1 for f in dataclasses.fields(cls) if f.name != "clip" and f.default is dataclasses.MISSING
+        f.name: values.get(f.name, 0.1) for f in dataclasses.fields(cls)
+        if f.name != "clip" and f.default is dataclasses.MISSING
     }
     return cls(**required, clip=(0.0, 1.0)).to_spec()
 
@@ -169,22 +172,34 @@ _BOUND_NOTES = {
 }
 
 
+#: What a run that did not complete means (the status column, shown only when some run did not complete).
+_STATUS_NOTES = {
+    "stalled": "stalled: no failure region found (the levels stopped rising below the failure threshold)",
+    "budget-exhausted": "budget-exhausted: the levels were still rising: failures may exist beyond this budget "
+                        "(raise --budget)",
+}
+
+
 def _print_estimates(task: _commands.Task, results: Sequence[Result], summary: dict[str, Any]) -> None:
-    table = _results_table(task, f"probust evaluate: {task.perturbation.to_spec()}",
-                           ["p", "p low", "p high", "PR", "queries", "sec"])
+    unfinished = sorted({r.status for r in results} & set(_STATUS_NOTES))
+    table = _results_table(task, f"probust evaluate: {task.title}",
+                           ["p", "p low", "p high", "PR", "queries", "sec", *(["status"] if unfinished else [])])
     for index, r in zip(task.indices, results, strict=True):
-        table.add_row(*_label_cells(task, index, r), *_interval_cells(r), f"{r.pr:.6g}", *_cost_cells(r))
+        table.add_row(*_label_cells(task, index, r), *_interval_cells(r), f"{r.pr:.6g}", *_cost_cells(r),
+                      *([r.status] if unfinished else []))
     console = _commands.stdout_console()
     console.print(table)
     for kind in sorted({r.bound_kind for r in results} & set(_BOUND_NOTES)):
         console.print(Text(_BOUND_NOTES[kind].format(confidence=task.confidence)))
+    for status in unfinished:
+        console.print(Text(_STATUS_NOTES[status]))
     console.print(f"mean PR {summary['mean_pr']:.4f} over {_inputs(summary['n_inputs'])}; "
                   f"{summary['total_queries']:,} queries in {summary['total_seconds']:.1f} s")
 
 
 def _print_certificates(task: _commands.Task, results: Sequence[CertifyResult], summary: dict[str, Any]) -> None:
     theta = task.config["max_failure"]
-    table = _results_table(task, f"probust certify: p <= {theta:g}? {task.perturbation.to_spec()}",
+    table = _results_table(task, f"probust certify: p <= {theta:g}? {task.title}",
                            ["decision", "p", "p low", "p high", "queries", "sec"])
     for index, r in zip(task.indices, results, strict=True):
         table.add_row(*_label_cells(task, index, r), r.decision, *_interval_cells(r), *_cost_cells(r))
@@ -209,7 +224,9 @@ def _totals(results: Sequence[Result]) -> dict[str, Any]:
 
 def _estimate_summary(results: Sequence[Result]) -> dict[str, Any]:
     prs = [r.pr for r in results]
-    return {**_totals(results), "mean_pr": math.fsum(prs) / len(prs), "min_pr": min(prs)}
+    statuses = [r.status for r in results]
+    return {**_totals(results), "mean_pr": math.fsum(prs) / len(prs), "min_pr": min(prs),
+            "statuses": {s: statuses.count(s) for s in sorted(set(statuses))}}
 
 
 def _certify_summary(results: Sequence[CertifyResult]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ class Property(ABC):
     def describe(self) -> str:
         """Compact description recorded in results, e.g. ``label-change:label=7``."""
         fields = ",".join(f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self))  # type: ignore[arg-type]
-        return f"{self.name}:{fields}"  # type: ignore[attr-defined]
+        return f"{self.name}:{fields}" if fields else self.name  # type: ignore[attr-defined]
 
 
 def _check_logits(outputs: torch.Tensor, label: int | None) -> None:

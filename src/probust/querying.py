@@ -20,12 +20,15 @@ from . import _rng
 from .errors import ConfigurationError, InputError, ModelError
 from .perturbations import Perturbation
 from .properties import Property
+from .result import Counterexample
 
 Model = Callable[[torch.Tensor], torch.Tensor]
 
 #: Upper bound on input elements per batch for the default batch size (about 16 MB of float32 input).
 _DEFAULT_BATCH_ELEMENTS = 4_000_000
 _MAX_DEFAULT_BATCH = 1024
+#: Failing perturbed inputs an oracle keeps (the first ones it meets), for ``Result.counterexamples``.
+MAX_COUNTEREXAMPLES = 3
 
 
 def default_batch_size(x_numel: int) -> int:
@@ -164,6 +167,7 @@ class Oracle:
         self.budget = int(budget)
         self.batch_size = int(batch_size) if batch_size is not None else default_batch_size(x.numel())
         self.n_queries = 0
+        self.counterexamples: list[Counterexample] = []
         self._progress = progress
         self.clean_output = self._reference_output()
         self.failure = failure.resolve(self.clean_output)
@@ -215,15 +219,27 @@ class Oracle:
             raise RuntimeError(f"estimator bug: {n} queries requested with {self.remaining} left of the budget")
 
     def _forward(self, z: torch.Tensor) -> torch.Tensor:
+        xp = self.perturbation.apply(self.x, z)
         try:
-            out = self.model(self.perturbation.apply(self.x, z))
+            out = self.model(xp)
         except (RuntimeError, ValueError, TypeError, IndexError) as err:
             raise ModelError(f"the model raised on a batch of {len(z)} perturbed inputs: {err}") from err
         out = self._check(out, len(z))
         self.n_queries += len(z)
         if self._progress is not None:
             self._progress(len(z))
-        return self.failure.score(out)
+        scores = self.failure.score(out)
+        if len(self.counterexamples) < MAX_COUNTEREXAMPLES:
+            self._keep_counterexamples(z, xp, scores)
+        return scores
+
+    def _keep_counterexamples(self, z: torch.Tensor, xp: torch.Tensor, scores: torch.Tensor) -> None:
+        """Record the first failing inputs of a batch, up to ``MAX_COUNTEREXAMPLES`` in all."""
+        failing = torch.nonzero(scores.detach() > 0).flatten()[: MAX_COUNTEREXAMPLES - len(self.counterexamples)]
+        for i in failing.tolist():
+            self.counterexamples.append(Counterexample(
+                z[i].detach().cpu().tolist(), xp[i].detach().cpu().tolist(), float(scores[i].detach())
+            ))
 
     def scores(self, z: torch.Tensor) -> torch.Tensor:
         """Failure scores (float64, on the CPU) of latent points ``z``; costs ``len(z)`` queries."""

@@ -19,8 +19,42 @@ import torch
 
 from .intervals import METHODS, ConfidenceInterval, Sided, binomial_ci
 
-SCHEMA_VERSION = 1
+#: 2: ``status`` and ``counterexamples`` (records of version 1 read with their defaults).
+SCHEMA_VERSION = 2
 BoundKind = Literal["confidence-interval", "deterministic", "pac"]
+#: How the run ended. "complete": the algorithm finished. "stalled": an adaptive estimator's levels stopped
+#: rising (or converged) below the failure threshold: no failure region was found, and the interval is what
+#: the levels reached support. "budget-exhausted": the levels were still rising towards the threshold when
+#: the budget ran out: failures may exist beyond this budget (the interval is [0, level bound]).
+Status = Literal["complete", "stalled", "budget-exhausted"]
+STATUSES = ("complete", "stalled", "budget-exhausted")
+
+
+def _frozen(value: Any) -> Any:
+    """Nested lists as nested tuples (a frozen value object must not hold mutable lists)."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+@dataclasses.dataclass(frozen=True)
+class Counterexample:
+    """A failing perturbed input: ``input = perturbation.apply(x, latent)`` and the failure ``score > 0``.
+
+    ``latent`` and ``input`` are nested tuples in the shapes of the latent and of x; ``tensor()`` gives the
+    input back as a tensor, to re-check it against the model.
+    """
+
+    latent: tuple
+    input: tuple
+    score: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "latent", _frozen(self.latent))
+        object.__setattr__(self, "input", _frozen(self.input))
+        object.__setattr__(self, "score", float(self.score))
+
+    def tensor(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """The failing input as a tensor of x's shape."""
+        return torch.tensor(self.input, dtype=dtype)
 
 
 def jsonable(value: Any) -> Any:
@@ -71,6 +105,12 @@ class Result:
     bound_kind
         ``"confidence-interval"`` (statistical, holds with probability ``confidence``), ``"deterministic"``
         (sound for the model itself) or ``"pac"``.
+    status
+        ``"complete"``, ``"stalled"`` (no failure region found: the levels stopped rising) or
+        ``"budget-exhausted"`` (failures may lie beyond this budget); see ``Status``.
+    counterexamples
+        A few failing perturbed inputs met during the run (the first ones, at most
+        ``querying.MAX_COUNTEREXAMPLES``), with their latents and scores.
     """
 
     failure_probability: float
@@ -86,12 +126,17 @@ class Result:
     diagnostics: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     bound_kind: BoundKind = "confidence-interval"
+    status: Status = "complete"
+    counterexamples: tuple[Counterexample, ...] = ()
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
         for name in ("params", "diagnostics"):
             object.__setattr__(self, name, MappingProxyType(jsonable(getattr(self, name))))
         object.__setattr__(self, "warnings", tuple(self.warnings))
+        object.__setattr__(self, "counterexamples", tuple(self.counterexamples))
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
 
     @property
     def pr(self) -> float:
@@ -130,6 +175,7 @@ class Result:
         """Plain-JSON dictionary (``from_dict`` inverts it)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["ci"] = dataclasses.asdict(self.ci)
+        out["counterexamples"] = [dataclasses.asdict(c) for c in self.counterexamples]
         out["kind"] = type(self).__name__
         return jsonable(out)
 
@@ -143,6 +189,11 @@ class Result:
         target = {c.__name__: c for c in (Result, *Result.__subclasses__())}.get(kind, cls)
         data["ci"] = ConfidenceInterval(**data["ci"])
         data["warnings"] = tuple(data.get("warnings", ()))
+        data["counterexamples"] = tuple(Counterexample(**c) for c in data.get("counterexamples", ()))
+        if data.get("schema_version", 1) < 2:  # version 1 kept the splitting estimators' ending in diagnostics
+            ending = data.get("diagnostics", {}).get("status")
+            data["status"] = {"stalled": "stalled", "budget exhausted": "budget-exhausted"}.get(ending, "complete")
+        data["schema_version"] = SCHEMA_VERSION  # read into the current layout
         return target(**data)
 
 

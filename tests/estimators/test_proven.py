@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -116,3 +117,55 @@ def test_unsupported_inputs_raise_clear_errors(model, pert, error, match):
     with pytest.raises(error, match=match):
         Proven().estimate(model, torch.tensor([0.5, 0.5]), pert, budget=1)
     assert issubclass(error, pb.ProbustError)
+
+
+def pooled_net(seed: int) -> nn.Module:
+    """6 inputs, 40 ReLUs, a 1-D max-pool of 4, 2 outputs (the issue's verification-benchmark shape)."""
+    g = torch.Generator().manual_seed(seed)
+    net = nn.Sequential(nn.Linear(6, 40), nn.ReLU(), nn.MaxPool1d(4), nn.Linear(10, 2))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) / 2)
+    return net.eval()
+
+
+def regions(net: nn.Module, pert) -> dict[str, pb.OutputRegion]:
+    """A half-space, a polyhedron and a union with failure probabilities near 0.1, 0.1 and 0.1: thresholds at
+    quantiles of 4,000 outputs drawn with their own seed, so the bounds are tested where they have teeth."""
+    x = torch.full((6,), 0.5)
+    z = pert.sample_latent(4000, x.shape, np.random.default_rng(99))
+    with torch.no_grad():
+        y = net(pert.apply(x, z)).double()
+    d = y[:, 1] - y[:, 0]
+    q = lambda t, level: float(t.quantile(level))  # noqa: E731
+    return {
+        "y1-y0>=t": pb.OutputRegion.halfspace([-1.0, 1.0], -q(d, 0.9)),
+        "y0>=a & y1<=b": pb.OutputRegion.polytope([[1.0, 0.0], [0.0, -1.0]], [-q(y[:, 0], 0.6), q(y[:, 1], 0.4)]),
+        "y0-y1>=s | y1-y0>=t": pb.OutputRegion.halfspace([1.0, -1.0], q(d, 0.05))
+        | pb.OutputRegion.halfspace([-1.0, 1.0], -q(d, 0.95)),
+    }
+
+
+BOXES = [pb.perturbations.UniformLinf(eps=(0.01, 0.02, 0.03, 0.04, 0.05, 0.06)),
+         pb.perturbations.Box(lo=(0.48, 0.49, 0.46, 0.5, 0.44, 0.49), hi=(0.52, 0.5, 0.51, 0.5, 0.56, 0.54))]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("region", ["y1-y0>=t", "y0>=a & y1<=b", "y0-y1>=s | y1-y0>=t"])
+@pytest.mark.parametrize("pert", BOXES, ids=lambda p: p.spec_name)
+def test_linear_output_properties_on_a_max_pool_net_are_sound(seed, region, pert):
+    """As above (1 - 1e-6 lower limits of MC from 200,000 samples), for half-spaces, a polyhedron and a union,
+    through a max-pool layer, with per-coordinate radii and a fixed box (one zero-width coordinate)."""
+    net, x = pooled_net(seed), torch.full((6,), 0.5)
+    failure = regions(net, pert)[region]
+    mc = pb.estimators.MonteCarlo(sided="lower").estimate(net, x, pert, budget=200_000, seed=seed,
+                                                          confidence=1 - 1e-6, failure=failure)
+    bound = Proven().estimate(net, x, pert, budget=1, failure=failure)
+    assert bound.failure_probability >= mc.ci.low
+    assert len(bound.diagnostics["per_polytope_bounds"]) == len(failure.polytopes)
+
+
+def test_properties_not_linear_in_the_outputs_are_refused():
+    with pytest.raises(pb.ConfigurationError, match="not linear"):
+        Proven().estimate(pooled_net(0), torch.zeros(6), pb.perturbations.UniformLinf(eps=0.1), budget=1,
+                          failure=pb.SoftmaxStability())

@@ -5,8 +5,9 @@ activation functions", NeurIPS 2018 (CROWN); Xu, Zhang, Wang, Wang, Jana, Lin & 
 enabling complete neural network verification with rapid and massively parallel incomplete verifiers",
 ICLR 2021 (alpha-CROWN).
 
-Given a network f = L_n o ... o L_1 made of Linear, Conv2d, BatchNorm (eval), Flatten and ReLU layers, an
-input box ``[lo, hi]`` (or an L2 ball) around x0, and a specification matrix C, it returns
+Given a network f = L_n o ... o L_1 made of Linear, Conv2d, BatchNorm (eval), Flatten / Unflatten, average
+pooling, ElementwiseAffine, ReLU and max-pooling layers, an input box ``[lo, hi]`` (or an L2 ball) around
+x0, and a specification matrix C, it returns
 ``A in R^{m x d}`` and ``c in R^m`` with
 
     C f(x0 + delta) >= A delta + c      for every x0 + delta in the input set            (1)
@@ -19,7 +20,19 @@ such choice: CROWN takes alpha = 1 if u > -l else 0 (the adaptive line), alpha-C
 objective of (A, c) over the alphas by projected gradient ascent (Adam, clamped to [0, 1]), one alpha per
 specification row and unstable neuron, with the pre-activation bounds held fixed.
 
-Pre-activation bounds of each ReLU (``NetworkBounds.preactivation``, computed once per input set and
+Max-pooling (DeepPoly, Singh et al. POPL'19, and CROWN's rule, with a tighter upper line): for a window with
+input bounds [l_j, u_j], L = max_j l_j attained at j*, only the candidates C = {j : u_j > L} can hold the
+maximum (every other x_j <= u_j <= L <= x_j*). Lower line: y >= x_j* (y is above each input). Upper line,
+the smaller one at the window's centre of
+
+    y <= max_j u_j                                           (constant)
+    y <= x_j* + sum_{j in C, j != j*} (u_j - L) / (u_j - l_j) (x_j - l_j)
+
+The second holds because max_{j in C} x_j <= L + sum_{j in C} relu(x_j - L), relu(x_j* - L) = x_j* - L and
+relu(x_j - L) lies below its chord on [l_j, u_j] (l_j <= L < u_j). With one candidate both lines are y = x_j*:
+exact. Average pooling is linear (the adjoint of unfolding the windows).
+
+Pre-activation bounds of each ReLU and max-pool (``NetworkBounds.preactivation``, computed once per input set and
 shared by every specification, so callers that need several specifications pay for them once): interval
 bound propagation (IBP) first, then the CROWN backward pass from that layer, concretised over the input
 set, only for the neurons IBP leaves unstable, and the intersection of both. Why this is the same
@@ -28,7 +41,7 @@ relaxed exactly whatever its l and u, so its CROWN bounds would not change any l
 sound intervals is sound.
 
 Why our own code: auto_LiRPA does not install with the supported torch, and ``bound-propagation`` has
-no Conv2d / Flatten support (docs/design.md).
+no Conv2d / Flatten / pooling support (docs/design.md).
 """
 
 from __future__ import annotations
@@ -40,8 +53,10 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.nn import functional
 
 from ..errors import ProbustError
+from .layers import ElementwiseAffine
 
 
 class UnsupportedLayerError(ProbustError, TypeError):
@@ -59,8 +74,13 @@ class LinearBound:
 #: objective(A, c) -> (m,) scores to maximise, row i depending on (A[i], c[i]) only; A is (m, d).
 Objective = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-_SUPPORTED = (nn.Linear, nn.Conv2d, nn.ReLU, nn.Flatten, nn.BatchNorm1d, nn.BatchNorm2d, nn.Identity, nn.Dropout)
-_MIXING = (nn.Linear, nn.Conv2d)  # layers whose linear part is not diagonal (up to a reshape)
+_MAXPOOL = (nn.MaxPool1d, nn.MaxPool2d)
+_AVGPOOL = (nn.AvgPool1d, nn.AvgPool2d)
+_RESHAPE = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout)  # dropout is the identity in eval mode
+_SUPPORTED = (nn.Linear, nn.Conv2d, nn.ReLU, nn.BatchNorm1d, nn.BatchNorm2d, ElementwiseAffine,
+              *_MAXPOOL, *_AVGPOOL, *_RESHAPE)
+_MIXING = (nn.Linear, nn.Conv2d, *_AVGPOOL)  # layers whose linear part is not diagonal (up to a reshape)
+_NONLINEAR = (nn.ReLU, *_MAXPOOL)  # layers relaxed from bounds on their inputs (``preactivation``)
 
 
 def _layers(model: nn.Module) -> list[nn.Module]:
@@ -73,6 +93,8 @@ def _layers(model: nn.Module) -> list[nn.Module]:
             raise UnsupportedLayerError(
                 f"bound propagation supports Conv2d with numeric zero padding only, got {module}"
             )
+        elif isinstance(module, (*_MAXPOOL, *_AVGPOOL)) and _pool_refusal(module):
+            raise UnsupportedLayerError(f"bound propagation does not support {module}: {_pool_refusal(module)}")
         elif isinstance(module, _SUPPORTED):
             out.append(module)
         else:
@@ -82,6 +104,86 @@ def _layers(model: nn.Module) -> list[nn.Module]:
                 + ". Express the model as an nn.Sequential of those layers."
             )
     return out
+
+
+def _pool_refusal(layer: nn.Module) -> str:
+    """Why a pooling layer is outside the supported subset ('' if it is inside)."""
+    if layer.ceil_mode:
+        return "ceil_mode=True is not supported; use ceil_mode=False"
+    if getattr(layer, "return_indices", False):
+        return "return_indices=True is not supported"
+    if isinstance(layer, _AVGPOOL):
+        if getattr(layer, "divisor_override", None) is not None:
+            return "divisor_override is not supported"
+        if not layer.count_include_pad and any(_pair(layer.padding)):
+            return "count_include_pad=False with padding is not supported"
+    return ""
+
+
+def _pair(value) -> tuple[int, int]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)  # type: ignore[return-value]
+
+
+def _pool_geometry(layer: nn.Module, in_shape: tuple[int, ...]):
+    """A pooling layer as 2-D windows: input view (C, H, W), kernel, stride, padding, dilation (1-D: H = 1)."""
+    one_d = isinstance(layer, (nn.MaxPool1d, nn.AvgPool1d))
+    if one_d:
+        view = (1, 1, *in_shape) if len(in_shape) == 1 else (in_shape[0], 1, in_shape[1])
+
+        def as2(v):
+            return (1, v[0] if isinstance(v, (tuple, list)) else v)
+        kernel, stride = as2(layer.kernel_size), as2(layer.stride or layer.kernel_size)
+        padding, dilation = as2(layer.padding), as2(getattr(layer, "dilation", 1))
+        return view, kernel, stride, (0, padding[1]), dilation
+    view = (1, *in_shape) if len(in_shape) == 2 else tuple(in_shape)
+    return (view, _pair(layer.kernel_size), _pair(layer.stride or layer.kernel_size), _pair(layer.padding),
+            _pair(getattr(layer, "dilation", 1)))
+
+
+def _windows(t: torch.Tensor, geometry) -> torch.Tensor:
+    """The pooling windows of one input ``t`` (in_shape), padded with -inf: (C, K, n_windows)."""
+    view, kernel, stride, padding, dilation = geometry
+    padded = functional.pad(t.reshape(1, *view), (padding[1], padding[1], padding[0], padding[0]),
+                            value=-torch.inf)
+    cols = functional.unfold(padded, kernel, dilation=dilation, stride=stride)
+    return cols.reshape(view[0], kernel[0] * kernel[1], -1)
+
+
+def _fold_windows(coef: torch.Tensor, geometry) -> torch.Tensor:
+    """Adjoint of ``_windows``: window coefficients (m, C, K, n_windows) summed back onto the input (m, C, H, W)."""
+    view, kernel, stride, padding, dilation = geometry
+    m = coef.shape[0]
+    return functional.fold(coef.reshape(m, view[0] * kernel[0] * kernel[1], -1), view[1:], kernel,
+                           dilation=dilation, padding=padding, stride=stride)
+
+
+def _maxpool_relaxation(lo: torch.Tensor, hi: torch.Tensor, geometry):
+    """Per window (module docstring): lower coefficients (C, K, n), upper coefficients and upper offsets (C, n)."""
+    low, up = _windows(lo, geometry), _windows(hi, geometry)
+    best = low.argmax(1, keepdim=True)
+    top = low.gather(1, best)  # L = max_j l_j
+    lower = torch.zeros_like(low).scatter_(1, best, 1.0)
+    others = (up > top) & (lower == 0)
+    slope = torch.where(others, (up - top) / torch.where(others, up - low, 1.0), 0.0)
+    offset = -torch.where(others, slope * low, 0.0).sum(1)
+    centre = (low.gather(1, best) + up.gather(1, best)).squeeze(1) / 2 + torch.where(others, (up - top) / 2, 0.0).sum(1)
+    constant = up.amax(1)
+    use_line = centre <= constant
+    upper = torch.where(use_line.unsqueeze(1), lower + slope, 0.0)
+    return lower, upper, torch.where(use_line, offset, constant)
+
+
+def _maxpool_backward(
+    layer: nn.Module, lam: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, in_shape: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pull ``lam . maxpool(h)`` back to a lower bound ``lam' . h + b`` given h in [lo, hi]."""
+    geometry = _pool_geometry(layer, in_shape)
+    lower, upper, offset = _maxpool_relaxation(lo, hi, geometry)
+    m = lam.shape[0]
+    lam = lam.reshape(m, geometry[0][0], 1, -1)
+    pos, neg = lam.clamp_min(0), lam.clamp_max(0)
+    back = _fold_windows(pos * lower + neg * upper, geometry)
+    return back.reshape(m, *in_shape), (neg.squeeze(2) * offset).flatten(1).sum(1)
 
 
 def double_layers(model: nn.Module, x0: torch.Tensor) -> tuple[list[nn.Module], list[tuple[int, ...]]]:
@@ -125,10 +227,16 @@ def _affine_backward(
         scale, shift = _batchnorm_affine(layer)
         view = (1, -1) + (1,) * (lam.ndim - 2)
         return lam * scale.view(view), (lam * shift.view(view)).flatten(1).sum(1)
-    if isinstance(layer, nn.Flatten):
+    if isinstance(layer, _AVGPOOL):  # each window's mean: lam / K spread over the window
+        geometry = _pool_geometry(layer, in_shape)
+        size = geometry[1][0] * geometry[1][1]
+        coef = (lam.reshape(m, geometry[0][0], 1, -1) / size).expand(-1, -1, size, -1)
+        return _fold_windows(coef, geometry).reshape(m, *in_shape), lam.new_zeros(m)
+    if isinstance(layer, ElementwiseAffine):
+        scale, shift = (t.expand(in_shape) for t in (layer.scale, layer.shift))
+        return lam * scale, (lam * shift).flatten(1).sum(1)
+    if isinstance(layer, _RESHAPE):
         return lam.reshape(m, *in_shape), lam.new_zeros(m)
-    if isinstance(layer, (nn.Identity, nn.Dropout)):  # dropout is the identity in eval mode
-        return lam, lam.new_zeros(m)
     raise UnsupportedLayerError(f"not an affine layer: {type(layer).__name__}")
 
 
@@ -140,8 +248,8 @@ def _batchnorm_affine(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _interval_forward(layer: nn.Module, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """IBP: a box containing ``layer([lo, hi])`` (batched), as centre ``layer(mid)`` +- ``|linear part| rad``."""
-    if isinstance(layer, nn.ReLU):
-        return lo.clamp_min(0), hi.clamp_min(0)
+    if isinstance(layer, (nn.ReLU, *_MAXPOOL)):  # monotone
+        return layer(lo), layer(hi)
     mid, rad = (hi + lo) / 2, (hi - lo) / 2
     if isinstance(layer, nn.Linear):
         rad = nn.functional.linear(rad, layer.weight.abs())
@@ -150,7 +258,9 @@ def _interval_forward(layer: nn.Module, lo: torch.Tensor, hi: torch.Tensor) -> t
                                    dilation=layer.dilation, groups=layer.groups)
     elif isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
         rad = rad * _batchnorm_affine(layer)[0].abs().view((1, -1) + (1,) * (rad.ndim - 2))
-    else:  # Flatten, Identity, Dropout (eval)
+    elif isinstance(layer, ElementwiseAffine):
+        rad = rad * layer.scale.abs()
+    else:  # average pooling (non-negative weights), reshapes, Identity, Dropout (eval)
         rad = layer(rad)
     mid = layer(mid)
     return mid - rad, mid + rad
@@ -189,7 +299,8 @@ class NetworkBounds:
     Parameters
     ----------
     model
-        ``nn.Sequential`` (possibly nested) of Linear, Conv2d, BatchNorm (eval mode), Flatten and ReLU.
+        ``nn.Sequential`` (possibly nested) of Linear, Conv2d, BatchNorm (eval mode), Flatten / Unflatten,
+        ElementwiseAffine, ReLU, MaxPool1d / 2d and AvgPool1d / 2d.
     x0
         Centre input, without batch dimension.
     box, l2_radius
@@ -227,6 +338,8 @@ class NetworkBounds:
             layer = self.layers[k]
             if isinstance(layer, nn.ReLU):
                 lam, b = _relu_backward(lam, *bounds[k], None if alphas is None else alphas.get(k))
+            elif isinstance(layer, _MAXPOOL):
+                lam, b = _maxpool_backward(layer, lam, *bounds[k], self.shapes[k])
             else:
                 lam, b = _affine_backward(layer, lam, self.shapes[k])
             bias = bias + b
@@ -234,7 +347,7 @@ class NetworkBounds:
 
     @functools.cached_property
     def preactivation(self) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
-        """Layer index of each ReLU -> (lower, upper) bounds of its input over the input set."""
+        """Layer index of each ReLU and max-pool -> (lower, upper) bounds of its input over the input set."""
         bounds: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         if self.box is not None:
             lo, hi = self.box
@@ -243,12 +356,14 @@ class NetworkBounds:
         lo, hi = lo.unsqueeze(0), hi.unsqueeze(0)
         with torch.no_grad():
             for k, layer in enumerate(self.layers):
-                if isinstance(layer, nn.ReLU):
+                if isinstance(layer, _NONLINEAR):
                     lo, hi = lo[0], hi[0]
-                    # before the first ReLU, one mixing layer over a box: IBP is exact, CROWN could not help
+                    # before the first nonlinear layer, one mixing layer over a box: IBP is exact, CROWN cannot help
                     mixing = sum(isinstance(m, _MIXING) for m in self.layers[:k])
                     exact = self.box is not None and not bounds and mixing <= 1
-                    unstable = torch.nonzero(((lo < 0) & (hi > 0)).flatten()).flatten()
+                    # a max-pool's inputs are all worth tightening; a ReLU's only where the sign is unknown
+                    loose = (lo < 0) & (hi > 0) if isinstance(layer, nn.ReLU) else torch.ones_like(lo, dtype=bool)
+                    unstable = torch.nonzero(loose.flatten()).flatten()
                     if not exact and unstable.numel():
                         lo, hi = self._tighten(k, lo, hi, unstable, bounds)
                     bounds[k] = (lo, hi)
@@ -286,8 +401,12 @@ class NetworkBounds:
         for k, alpha in (alphas or {}).items():
             if not isinstance(self.layers[k], nn.ReLU) or alpha.min() < 0 or alpha.max() > 1:
                 raise ValueError(f"alphas[{k}] must be slopes in [0, 1] of a ReLU layer")
-        bound = self._backward(len(self.layers), spec.to(torch.float64), self.preactivation, alphas)
+        bound = self._backward(len(self.layers), self._spec(spec), self.preactivation, alphas)
         return LinearBound(bound.A.reshape(spec.shape[0], *self.x0.shape), bound.c)
+
+    def _spec(self, spec: torch.Tensor) -> torch.Tensor:
+        """The specification rows over the flattened outputs, shaped like the network's output."""
+        return spec.to(torch.float64).reshape(spec.shape[0], *self.out_shape)
 
     def alpha_crown(
         self, spec: torch.Tensor, objective: Objective | None = None, *, iterations: int = 30, lr: float = 0.1
@@ -299,10 +418,11 @@ class NetworkBounds:
         so its objective is never below CROWN's. Pre-activation bounds stay CROWN's (``preactivation``).
         """
         objective = self.lower if objective is None else objective
-        spec = spec.to(torch.float64)
         m = spec.shape[0]
+        spec = self._spec(spec)
         alphas = {k: crown_slopes(lo, hi).expand(m, *lo.shape).clone().requires_grad_(True)
-                  for k, (lo, hi) in self.preactivation.items() if ((lo < 0) & (hi > 0)).any()}
+                  for k, (lo, hi) in self.preactivation.items()
+                  if isinstance(self.layers[k], nn.ReLU) and ((lo < 0) & (hi > 0)).any()}
         if not alphas:  # every neuron stable: the relaxation is exact, nothing to optimise
             return self.linear_bounds(spec)
         optimiser = torch.optim.Adam(alphas.values(), lr=lr)

@@ -48,11 +48,14 @@ def l2_ball_tail(a: np.ndarray, c: float, eps: float) -> float:
     return float(stats.beta.cdf((1 - c / (eps * norm)) / 2, k, k))
 
 
-def clipped_cdf(continuous: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray) -> CoordinateCdf:
-    """CDF of delta_i = clip(x_i + noise) - x_i: the noise CDF on [lo_i, hi_i] with atoms at both ends."""
+def clipped_cdf(
+    continuous: Callable[[int, np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray
+) -> CoordinateCdf:
+    """CDF of delta_i = clip(x_i + noise_i) - x_i: coordinate i's noise CDF ``continuous(i, values)`` on
+    [lo_i, hi_i], with atoms at both ends."""
 
     def cdf(i: int, values: np.ndarray, inclusive: bool) -> np.ndarray:
-        inside = continuous(values)
+        inside = continuous(i, values)
         if inclusive:
             return np.where(values < lo[i], 0.0, np.where(values >= hi[i], 1.0, inside))
         return np.where(values <= lo[i], 0.0, np.where(values > hi[i], 1.0, inside))

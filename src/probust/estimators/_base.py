@@ -22,7 +22,7 @@ from ..intervals import ConfidenceInterval, check_confidence
 from ..perturbations import Perturbation, parse_perturbation
 from ..properties import LabelChange, Property
 from ..querying import Model, Oracle, check_budget, eval_mode
-from ..result import BoundKind, Result
+from ..result import BoundKind, Result, Status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Outcome:
     diagnostics: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     bound_kind: BoundKind = "confidence-interval"
+    status: Status = "complete"
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # fields of a Result subclass
 
 
@@ -99,6 +100,8 @@ class Estimator(ABC):
             diagnostics={"clean_score": oracle.clean_score, **outcome.diagnostics},
             warnings=outcome.warnings,
             bound_kind=outcome.bound_kind,
+            status=outcome.status,
+            counterexamples=tuple(oracle.counterexamples),
             **outcome.extra,
         )
 

@@ -32,11 +32,14 @@ from .. import _rng
 from ..errors import ConfigurationError
 from ..querying import Oracle
 
-STREAM_INIT, STREAM_KERNEL, STREAM_RESAMPLE = 0, 1, 2
+STREAM_INIT, STREAM_KERNEL, STREAM_RESAMPLE, STREAM_THIN = 0, 1, 2, 3
 #: Acceptance rate below which a level's moves are reported as collapsed.
 LOW_ACCEPTANCE = 0.05
 #: Largest number of per-level entries kept in diagnostics (longer lists are thinned evenly).
 MAX_TRACE = 500
+#: The result status of each way a splitting run ends (``diagnostics["status"]``).
+STATUS = {"reached level 0": "complete", "stalled": "stalled", "converged below 0": "stalled",
+          "budget exhausted": "budget-exhausted"}
 
 
 def block_torch_generator(entropy: int, stream: int, block: int) -> torch.Generator:
@@ -70,6 +73,59 @@ def initial_particles(oracle: Oracle, entropy: int, n: int) -> tuple[torch.Tenso
     """``n`` i.i.d. particles from N(0, I) and their scores."""
     g = normals(entropy, STREAM_INIT, 0, (n, *oracle.perturbation.latent_shape(oracle.x_shape)))
     return g, score(oracle, g)
+
+
+def level_trend(levels: list[float], window: int) -> tuple[float, float]:
+    """Where a rising level sequence is heading: ``(limit, steps)``, extrapolated from its last increments.
+
+    The last ``window`` increments d_k are fitted as geometric, d_k ~ d r^k (least squares on log d_k): near
+    a maximum of the score below 0 (no failure region) the levels converge geometrically (for a score linear
+    near the best point of an m-dimensional box, P(s > s* - e) ~ e^m, so each level shrinks the gap by
+    rho^(1/m)), while on the way to a failure region they keep a steady pace. ``limit`` = L + d r / (1 - r)
+    (inf if r >= 1) and ``steps`` = the number of further levels whose increments d r, d r^2, ... cover the
+    distance -L to 0 (inf if the limit is below 0, nan with fewer than ``window`` increments). Only used to
+    plan the budget and to say how a run ended, never in the estimate itself.
+    """
+    if len(levels) <= window:
+        return math.nan, math.nan
+    last = np.asarray(levels[-window - 1:], dtype=np.float64)
+    if not np.isfinite(last).all():
+        return math.nan, math.nan
+    d = np.maximum(np.diff(last), 1e-300)  # a level that did not rise: no progress at all
+    slope, icpt = np.polyfit(np.arange(window), np.log(d), 1)
+    r, step = math.exp(slope), math.exp(icpt + slope * (window - 1))
+    distance = -float(last[-1])
+    if distance <= 0:
+        return math.inf, 0.0
+    if abs(r - 1) < 1e-9:
+        return math.inf, distance / step
+    if r > 1:
+        return math.inf, math.log1p(distance * (r - 1) / (step * r)) / math.log(r)
+    limit = float(last[-1]) + step * r / (1 - r)
+    if limit < 0:
+        return limit, math.inf
+    return limit, math.log1p(-distance * (1 - r) / (step * r)) / math.log(r)
+
+
+def depth_count(n: int, floor: int, remaining: int, cost: float, planned: float, predicted: float) -> int:
+    """Particles for the next step: fewer than ``n`` when the levels still rise beyond the plan.
+
+    ``cost`` queries per particle and step; ``planned`` steps left in the plan the particle count was made
+    for (the plan has its own spare), ``predicted`` further steps by ``level_trend`` (inf or nan: no
+    prediction). Only when the prediction (plus a spare step) goes beyond the plan does the remaining budget
+    cover it with as many particles as fit, never more than ``n`` nor fewer than ``floor``: spending the
+    budget on depth rather than on particles that would run out before the failures.
+    """
+    if not math.isfinite(predicted) or math.ceil(predicted) + 1 <= planned:
+        return n
+    affordable = int(remaining // (cost * (math.ceil(predicted) + 1)))
+    return n if affordable >= n else max(min(floor, n), affordable)
+
+
+def thin_particles(entropy: int, block: int, n: int, size: int) -> torch.Tensor:
+    """``size`` of ``n`` particle indices drawn uniformly without replacement (a random subset of a cloud
+    distributed by the conditioned law is distributed by it too)."""
+    return torch.from_numpy(_rng.block_generator(entropy, STREAM_THIN, block).permutation(n)[:size])
 
 
 def check_kernel_params(n_steps: int, target_acceptance: float, initial_step: float) -> None:

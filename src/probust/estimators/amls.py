@@ -27,9 +27,16 @@ measured spread meets the estimated one (95% intervals covered 95.3% and 95.7% o
 too few particles). The estimator carries an O(1/N) positive bias of relative size n0 (1 - p0) / (p0 N),
 negligible next to the standard deviation.
 
+Depth before particles. N is planned for 1e-15 (about 15 levels at rho = 0.1), but when the levels are still
+rising beyond that plan (``_splitting.level_trend`` extrapolates the last level increments), the cloud is thinned
+to a random subset (still distributed by the conditioned law) so that the remaining budget covers the predicted
+levels: at p = 4.6e-18 a budget of 1e5 then reaches the failures instead of stopping near 1e-15. The variance
+formula above holds level by level with each level's own N.
+
 If the budget runs out before level 0, the result is the estimate so far (the current level's probability
 times the fraction of particles already failing) with the interval [0, upper bound of the level's
-probability], which holds whatever the unexplored tail is.
+probability], which holds whatever the unexplored tail is. Its status says why: "stalled" if the levels were
+converging below 0 (no failure region found), "budget-exhausted" if they were still heading for 0.
 """
 
 from __future__ import annotations
@@ -47,6 +54,10 @@ from ._base import Estimator, Outcome
 
 #: Failure probability that the automatic particle count plans for (about 15 levels at rho = 0.1).
 PLAN_PROBABILITY = 1e-15
+#: Fewest particles the cloud is thinned to when spending the budget on depth (10 survivors at rho = 0.1).
+DEPTH_FLOOR = 100
+#: Level increments that ``level_trend`` extrapolates.
+TREND_WINDOW = 5
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -81,13 +92,15 @@ class AdaptiveMultilevelSplitting(Estimator):
             raise ConfigurationError(f"n_particles must be an integer >= 2 or None, got {self.n_particles!r}")
         sp.check_kernel_params(self.n_steps, self.target_acceptance, self.initial_step)
 
+    def planned_levels(self) -> int:
+        """Levels of the plan: to PLAN_PROBABILITY, and one spare (the last kept fraction may fall below rho)."""
+        return math.ceil(math.log(PLAN_PROBABILITY) / math.log(self.rho) - 1e-9) + 1
+
     def particles_for(self, budget: int) -> int:
         """N for a budget: each particle costs one initial query plus M per intermediate level."""
         if self.n_particles is not None:
             return min(self.n_particles, budget)
-        # One spare level: the last kept fraction may fall below rho (1e-15 takes 15 or 16 levels at rho = 0.1).
-        levels = math.ceil(math.log(PLAN_PROBABILITY) / math.log(self.rho) - 1e-9) + 1
-        return sp.planned_particles(budget, 1 + self.n_steps * (levels - 1), floor=100)
+        return sp.planned_particles(budget, 1 + self.n_steps * (self.planned_levels() - 1), floor=DEPTH_FLOOR)
 
     def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
         n, m = self.particles_for(oracle.budget), self.n_steps
@@ -95,7 +108,8 @@ class AdaptiveMultilevelSplitting(Estimator):
         g, s = sp.initial_particles(oracle, entropy, n)
         log_p, var, var_ideal, level = 0.0, 0.0, 0.0, -math.inf  # variances of log p_hat (see the docstring)
         family = torch.arange(n)  # the survivor of the last resampling that each particle is a copy of
-        trace: dict[str, list] = {k: [] for k in ("levels", "kept", "acceptance", "step_size", "distinct")}
+        trace: dict[str, list] = {k: [] for k in ("levels", "kept", "particles", "acceptance", "step_size",
+                                                  "distinct")}
         warnings: list[str] = []
         status = "reached level 0"
         while True:
@@ -108,6 +122,7 @@ class AdaptiveMultilevelSplitting(Estimator):
             kept = int(above.sum())
             trace["levels"].append(new_level)
             trace["kept"].append(kept)
+            trace["particles"].append(n)
             if kept == 0:
                 break
             log_p += math.log(kept / n)
@@ -116,7 +131,12 @@ class AdaptiveMultilevelSplitting(Estimator):
             if new_level == 0.0:
                 break
             level = new_level
-            if oracle.remaining < n * m:
+            n_next = n
+            if self.n_particles is None:  # depth before particles (module docstring)
+                n_next = sp.depth_count(n, DEPTH_FLOOR, oracle.remaining, m,
+                                        self.planned_levels() - len(trace["levels"]),
+                                        sp.level_trend(trace["levels"], TREND_WINDOW)[1])
+            if oracle.remaining < n_next * m:
                 status = "budget exhausted"
                 break
             alive = torch.nonzero(s >= level).flatten()
@@ -124,20 +144,30 @@ class AdaptiveMultilevelSplitting(Estimator):
             picks = sp.choose(entropy, len(trace["levels"]), len(alive), len(dead))
             g[dead], s[dead] = g[alive[picks]], s[alive[picks]]
             family[alive], family[dead] = torch.arange(len(alive)), picks
+            if n_next < n:
+                keep = sp.thin_particles(entropy, len(trace["levels"]), n, n_next)
+                g, s, family, n = g[keep], s[keep], family[keep], n_next
             g, s, rate, _ = kernel.move(g, s, level, m, strict=False)
             trace["acceptance"].append(rate)
             trace["step_size"].append(kernel.step)
             trace["distinct"].append(len(torch.unique(s)) / n)
 
         failing = int((s > 0).sum())
+        limit = sp.level_trend(trace["levels"], TREND_WINDOW)[0]
+        if status == "budget exhausted" and limit < 0:  # converging below 0: no failure region found
+            warnings.append(f"the levels were converging to {limit:.4g} < 0 when the budget ran out: no failure "
+                            "region was found (the failure probability may well be 0)")
+            status = "converged below 0"
         if kept == 0:
             estimate, low = 0.0, 0.0
             high = min(1.0, sp.ci_from_log(log_p, math.sqrt(var), confidence)[1] * sp.zero_count_upper(n, confidence))
-        elif status == "budget exhausted":
+        elif status in ("budget exhausted", "converged below 0"):
             estimate, low = math.exp(log_p) * failing / kept, 0.0
             high = sp.ci_from_log(log_p, math.sqrt(var), confidence)[1]
-            warnings.append(f"budget exhausted at level {level:.4g} (probability ~{math.exp(log_p):.3g}) before "
-                            "reaching the failures; the interval is [0, upper bound of that level's probability]")
+            if status == "budget exhausted":
+                warnings.append(f"budget exhausted at level {level:.4g} (probability ~{math.exp(log_p):.3g}) while "
+                                "the levels were still rising: failures may exist beyond this budget; the interval "
+                                "is [0, upper bound of that level's probability]")
         else:
             estimate = math.exp(log_p)
             low, high = sp.ci_from_log(log_p, math.sqrt(var), confidence)
@@ -153,10 +183,11 @@ class AdaptiveMultilevelSplitting(Estimator):
             warnings.append(f"fewer than half of the particles are distinct after the moves at levels {few[:10]}; "
                             "increase n_steps")
         diagnostics = {
-            "n_particles": n, "n_steps": m, "n_levels": len(trace["levels"]), "status": status,
+            "n_particles": trace["particles"][0], "n_steps": m, "n_levels": len(trace["levels"]), "status": status,
+            "level_limit": limit,
             **{k: sp.thin(v)[0] for k, v in trace.items()},
             "n_failing_particles": failing, "log10_estimate": sp.log10(estimate),
             "log_variance": var, "log_variance_idealised": var_ideal,  # Var(log p_hat): by families / Cerou et al.
         }
         ci = ConfidenceInterval(low, high, confidence, "amls-asymptotic-lognormal")
-        return Outcome(estimate, ci, diagnostics=diagnostics, warnings=tuple(warnings))
+        return Outcome(estimate, ci, diagnostics=diagnostics, warnings=tuple(warnings), status=sp.STATUS[status])

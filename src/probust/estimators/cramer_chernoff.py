@@ -89,10 +89,10 @@ def chernoff_square_tail(r: float, d: int, eps: float, sigma: float | None) -> f
 def exact_square_tail(r: float, d: int, eps: float, sigma: float | None) -> float:
     """Sound upper bound on P(sum delta_i^2 >= r^2) by the rounded-down convolution of the squares."""
     if sigma is None:
-        cont = lambda v: np.sqrt(np.clip(v, 0, None)) / eps  # noqa: E731
+        cont = lambda i, v: np.sqrt(np.clip(v, 0, None)) / eps  # noqa: E731
     else:
         z = 2 * special.ndtr(eps / sigma) - 1
-        cont = lambda v: (2 * special.ndtr(np.sqrt(np.clip(v, 0, None)) / sigma) - 1) / z  # noqa: E731
+        cont = lambda i, v: (2 * special.ndtr(np.sqrt(np.clip(v, 0, None)) / sigma) - 1) / z  # noqa: E731
     lo, hi = np.zeros(d), np.full(d, eps * eps)
     bound, _ = convolution_tail(-np.ones(d), r * r, clipped_cdf(cont, lo, hi), lo, hi)
     return bound
@@ -201,6 +201,8 @@ class CramerChernoff(Estimator):
             raise ConfigurationError("cramer-chernoff needs the model's layers: pass a torch.nn.Module, not a callable")
         if not isinstance(pert, (Gaussian, UniformLinf, UniformL2, TruncatedGaussian)):
             raise ConfigurationError(f"cramer-chernoff does not support the perturbation {pert.to_spec()}")
+        if isinstance(pert, UniformLinf) and not isinstance(pert.eps, float):
+            raise ConfigurationError("cramer-chernoff needs one radius eps, not one per coordinate; use proven")
         x = oracle.x.detach().double().cpu()
         with torch.no_grad():
             clean = copy.deepcopy(oracle.model).double().eval()(x.unsqueeze(0))[0].flatten()

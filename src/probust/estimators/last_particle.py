@@ -29,8 +29,14 @@ N, N-1, ..., N-K+1, starting again at N after each iteration. Its value at lambd
   for k > 1 T_c is approximated by the gamma law with its exact mean and variance, an excellent fit since the
   rates differ by at most k/N), and p in [exp(-upper), exp(-lower)].
 
+Depth before particles, as in ``amls``: N is planned for 1e-15, and when the levels still rise beyond that plan
+the cloud is thinned to a random subset so that the remaining budget covers the predicted iterations (the kill
+rates above are then those of the current N, so the estimate and interval stay as stated).
+
 If the budget runs out before every particle fails, the estimate is the one so far (the product times the
-failing fraction) and the interval is [0, upper bound of the probability of the last killed level].
+failing fraction) and the interval is [0, upper bound of the probability of the last killed level]; the status
+says whether the levels were converging below 0 ("stalled": no failure region found) or still rising
+("budget-exhausted").
 """
 
 from __future__ import annotations
@@ -52,6 +58,11 @@ PLAN_PROBABILITY = 1e-15
 #: give the same accuracy (the idealised variance per query varies by < 5% up to N/2), and N/4 runs 2x faster
 #: than N/10 on a CPU (fewer, larger model batches); k = 1 took 28 s where N/4 takes 0.3 s.
 KILL_FRACTION = 0.25
+#: Fewest particles the cloud is thinned to when spending the budget on depth.
+DEPTH_FLOOR = 50
+#: Level increments (iterations) that ``level_trend`` extrapolates: about three factors of 10 in probability at
+#: k / N = 1/4 (with fewer, the fit of one iteration's noisy increments flips between converging and rising).
+TREND_WINDOW = 24
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -93,14 +104,17 @@ class LastParticle(Estimator):
         if self.n_particles is not None:
             n = min(self.n_particles, budget)
             return n, max(1, min(n - 1, self.kill or math.ceil(KILL_FRACTION * n)))
-        # With a given k, plan for k/N -> 0 (the most kills per particle).
-        per_kill = KILL_FRACTION / -math.log1p(-KILL_FRACTION) if self.kill is None else 1.0
-        kills = 1.05 * -math.log(PLAN_PROBABILITY) * per_kill
-        n = sp.planned_particles(budget, 1 + self.n_steps * kills, floor=50)
+        n = sp.planned_particles(budget, 1 + self.n_steps * self.planned_kills(), floor=DEPTH_FLOOR)
         return n, max(1, min(n - 1, self.kill or math.ceil(KILL_FRACTION * n)))
+
+    def planned_kills(self) -> float:
+        """Kills per particle of the plan (to PLAN_PROBABILITY); with a given k, planned for k/N -> 0 (the most)."""
+        per_kill = KILL_FRACTION / -math.log1p(-KILL_FRACTION) if self.kill is None else 1.0
+        return 1.05 * -math.log(PLAN_PROBABILITY) * per_kill
 
     def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
         (n, k), t = self.particles_for(oracle.budget), self.n_steps
+        n0, k0 = n, k
         kernel = sp.PCNKernel(oracle, entropy, self.initial_step, self.target_acceptance)
         g, s = sp.initial_particles(oracle, entropy, n)
         log_p, kills, mean, var = 0.0, 0, 0.0, 0.0  # mean, var: of the kill time T_C in the Y coordinates
@@ -129,11 +143,24 @@ class LastParticle(Estimator):
             g_new, s_new, rate, moved = kernel.move(g[parents], s[parents], level, t, strict=True)
             g[dead], s[dead] = g_new, s_new
             unmoved += int((~moved).sum())
+            if self.n_particles is None:  # depth before particles (module docstring)
+                n_next = sp.depth_count(n, DEPTH_FLOOR, oracle.remaining, t * k / n,
+                                        self.planned_kills() * n0 / k0 - len(trace["levels"]),
+                                        sp.level_trend(trace["levels"], TREND_WINDOW)[1])
+                if n_next < n:
+                    keep = sp.thin_particles(entropy, len(trace["levels"]), n, n_next)
+                    g, s, n = g[keep], s[keep], n_next
+                    k = max(1, min(n - 1, self.kill or math.ceil(KILL_FRACTION * n)))
             trace["acceptance"].append(rate)
             trace["step_size"].append(kernel.step)
 
         alpha = 1.0 - confidence
         failing = int((s > 0).sum())
+        limit = sp.level_trend(trace["levels"], TREND_WINDOW)[0]
+        if status == "budget exhausted" and limit < 0:  # converging below 0: no failure region found
+            warnings.append(f"the levels were converging to {limit:.4g} < 0 when the budget ran out: no failure "
+                            "region was found (the failure probability may well be 0)")
+            status = "converged below 0"
         # lambda = -log p >= q_{alpha/2}(T_C): the upper end for p; T_{C+1} adds the next kill (rate N - j).
         high = math.exp(-sp.gamma_quantile(alpha / 2, mean, var))
         if status == "reached level 0":
@@ -147,8 +174,10 @@ class LastParticle(Estimator):
         else:
             estimate, low = math.exp(log_p) * failing / n, 0.0
             last = trace["levels"][-1] if trace["levels"] else -math.inf
-            warnings.append(f"budget exhausted at level {last:.4g} (probability ~{math.exp(log_p):.3g}) before "
-                            "reaching the failures; the interval is [0, upper bound of that level's probability]")
+            if status == "budget exhausted":
+                warnings.append(f"budget exhausted at level {last:.4g} (probability ~{math.exp(log_p):.3g}) while "
+                                "the levels were still rising: failures may exist beyond this budget; the interval "
+                                "is [0, upper bound of that level's probability]")
         iterations = len(trace["levels"])
         # Acceptance pooled over windows of ~N kills (one renewal of the particle cloud), so that k = 1 is not noisy.
         window = math.ceil(n / k)
@@ -162,9 +191,10 @@ class LastParticle(Estimator):
             warnings.append(f"{unmoved} of the new particles never moved away from their parent (too few distinct "
                             "particles); increase n_steps")
         diagnostics = {
-            "n_particles": n, "kill": k, "n_steps": t, "status": status, "n_kills": kills, "n_iterations": iterations,
+            "n_particles": n0, "final_particles": n, "level_limit": limit, "kill": k0, "n_steps": t, "status": status,
+            "n_kills": kills, "n_iterations": iterations,
             "unmoved_copies": unmoved, "n_failing_particles": failing, "log10_estimate": sp.log10(estimate),
             "trace_stride": sp.thin(trace["levels"])[1], **{key: sp.thin(v)[0] for key, v in trace.items()},
         }
         ci = ConfidenceInterval(low, min(1.0, high), confidence, "last-particle-poisson")
-        return Outcome(estimate, ci, diagnostics=diagnostics, warnings=tuple(warnings))
+        return Outcome(estimate, ci, diagnostics=diagnostics, warnings=tuple(warnings), status=sp.STATUS[status])

@@ -18,7 +18,7 @@ import torch
 from .. import _rng
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval, binomial_ci
-from ..perturbations import Perturbation
+from ..perturbations import Box, Perturbation
 from ..querying import LatentStream
 
 
@@ -50,6 +50,9 @@ def probabilistic_lipschitz(
     """Estimate the probability that ``model`` is k-Lipschitz on pairs (x, x + delta)."""
     if not k > 0 or n_pairs < 1:
         raise ConfigurationError(f"need k > 0 and n_pairs >= 1, got k={k!r}, n_pairs={n_pairs!r}")
+    if isinstance(perturbation, Box):  # its shift ignores x: there is no displacement to add to each input
+        raise ConfigurationError("probabilistic Lipschitzness needs noise around each input; a Box is one fixed "
+                                 "input set (use uniform-linf with per-coordinate radii)")
     entropy = _rng.resolve_seed(seed)
     x_shape = tuple(inputs.shape[1:])
     stream = LatentStream(perturbation, x_shape, entropy)

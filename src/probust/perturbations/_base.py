@@ -28,6 +28,46 @@ Clip = tuple[float, float] | None
 LatentLaw = Literal["normal", "uniform"]
 
 
+def coordinates(name: str, value: object) -> float | tuple[float, ...]:
+    """A scalar or one value per input coordinate (any array-like, flattened in C order) as a float or tuple.
+
+    A single-element array becomes a float: it is the same law.
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        flat = np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a number or an array of numbers, got {value!r}") from None
+    flat = flat.ravel()
+    if flat.size == 0:
+        raise ConfigurationError(f"{name} must not be empty")
+    if not np.isfinite(flat).all():
+        raise ConfigurationError(f"{name} must be finite, got {value!r}")
+    return float(flat[0]) if flat.size == 1 else tuple(flat.tolist())
+
+
+def as_tensor(value: float | tuple[float, ...], x: torch.Tensor) -> torch.Tensor | float:
+    """A scalar as is, per-coordinate values as a tensor of ``x``'s shape, dtype and device."""
+    if isinstance(value, float):
+        return value
+    return torch.tensor(value, dtype=x.dtype, device=x.device).reshape(x.shape)
+
+
+def check_coordinates(name: str, value: float | tuple[float, ...], x: torch.Tensor) -> None:
+    if not isinstance(value, float) and len(value) != x.numel():
+        raise InputError(
+            f"{name} has {len(value)} per-coordinate values but the input has {x.numel()} coordinates "
+            f"(shape {tuple(x.shape)}); give one value per coordinate, in C order, or a single number"
+        )
+
+
+def exact_number(value: float) -> str:
+    """The shortest text that reads back as exactly ``value`` (``repr``, without a trailing ``.0``)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
 def positive(name: str, value: float) -> float:
     """Check that a radius or scale is a finite positive number."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
@@ -133,9 +173,10 @@ class Perturbation(ABC):
     # -- spec strings (CLI) -------------------------------------------------------------------------
     def to_spec(self) -> str:
         """The CLI spec string, e.g. ``uniform-linf:eps=0.1,clip=0:1``; inverse of :func:`parse_perturbation`."""
-        parts = [
-            f"{f.name}={getattr(self, f.name):g}" for f in dataclasses.fields(self) if f.name != "clip"
-        ]
+        def text(value: float | tuple[float, ...]) -> str:  # per-coordinate values: colon-separated, exact
+            return ":".join(map(exact_number, value)) if isinstance(value, tuple) else f"{value:g}"
+
+        parts = [f"{f.name}={text(getattr(self, f.name))}" for f in dataclasses.fields(self) if f.name != "clip"]
         if self.clip is not None:
             parts.append(f"clip={self.clip[0]:g}:{self.clip[1]:g}")
         return f"{self.spec_name}:{','.join(parts)}"

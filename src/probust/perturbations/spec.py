@@ -6,12 +6,13 @@ import dataclasses
 
 from ..errors import ConfigurationError
 from ._base import Perturbation
+from .box import Box
 from .gaussian import Gaussian, TruncatedGaussian
 from .uniform_l2 import UniformL2
 from .uniform_linf import UniformLinf
 
 PERTURBATIONS: dict[str, type[Perturbation]] = {
-    cls.spec_name: cls for cls in (UniformLinf, UniformL2, Gaussian, TruncatedGaussian)
+    cls.spec_name: cls for cls in (UniformLinf, UniformL2, Gaussian, TruncatedGaussian, Box)
 }
 
 
@@ -47,7 +48,8 @@ def parse_perturbation(spec: str) -> Perturbation:
                 f"{sorted(fields)}, e.g. {_example(cls)}"
             )
         try:
-            kwargs[key] = tuple(float(v) for v in value.split(":")) if key == "clip" else float(value)
+            # clip=lo:hi, and per-coordinate values such as eps=0.1:0.2:0.3 or lo=0:0:0
+            kwargs[key] = tuple(float(v) for v in value.split(":")) if key == "clip" or ":" in value else float(value)
         except ValueError:
             raise ConfigurationError(f"parameter {key!r} in {spec!r} is not a number: {value!r}") from None
     try:

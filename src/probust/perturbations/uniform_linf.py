@@ -1,4 +1,5 @@
-"""Uniform noise in the L-infinity ball: x' ~ U(x + [-eps, eps]^d).
+"""Uniform noise in the L-infinity ball: x' ~ U(x + [-eps, eps]^d), or a box around x with one radius per
+coordinate, x' ~ U(prod_i [x_i - eps_i, x_i + eps_i]).
 
 The latent is standard uniform, u ~ U(0, 1)^d, and ``x' = x + eps (2u - 1)``, computed as one fused
 ``addcmul``. This is the input model of Webb et al. (ICLR'19) and of the PRBench / AT-PR evaluation
@@ -11,29 +12,46 @@ import dataclasses
 
 import torch
 
-from ._base import Perturbation, positive
+from ._base import Perturbation, as_tensor, check_coordinates, coordinates, positive
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class UniformLinf(Perturbation):
-    """Uniform distribution on the L-infinity ball of radius ``eps`` around x.
+    """Uniform distribution on the L-infinity ball of radius ``eps`` around x (or one radius per coordinate).
+
+    Parameters
+    ----------
+    eps
+        The radius, or one radius per input coordinate (any array-like with as many values as x has
+        coordinates, in C order): the box ``prod_i [x_i - eps_i, x_i + eps_i]``.
 
     Examples
     --------
     >>> UniformLinf(eps=0.1, clip=(0, 1)).to_spec()
     'uniform-linf:eps=0.1,clip=0:1'
+    >>> UniformLinf(eps=[0.1, 0.25]).to_spec()
+    'uniform-linf:eps=0.1:0.25'
     """
 
-    eps: float
+    eps: float | tuple[float, ...]
     spec_name = "uniform-linf"
     latent_law = "uniform"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "eps", positive("eps", self.eps))
+        eps = coordinates("eps", self.eps)
+        for value in (eps,) if isinstance(eps, float) else eps:
+            positive("eps", value)
+        object.__setattr__(self, "eps", eps)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        super().check_input(x)
+        check_coordinates("eps", self.eps, x)
 
     def displacement(self, z: torch.Tensor, x_shape: tuple[int, ...]) -> torch.Tensor:
-        return self.eps * (2 * z - 1)
+        eps = self.eps if isinstance(self.eps, float) else torch.tensor(self.eps, dtype=z.dtype).reshape(x_shape)
+        return eps * (2 * z - 1)
 
     def shift(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return torch.addcmul(x - self.eps, z, torch.tensor(2 * self.eps, dtype=x.dtype))
+        eps = as_tensor(self.eps, x)
+        return torch.addcmul(x - eps, z, torch.as_tensor(2 * eps, dtype=x.dtype, device=x.device))
