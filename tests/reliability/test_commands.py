@@ -63,6 +63,20 @@ def test_the_whole_claim_from_a_campaign(dbs, tmp_path, capsys):
     assert "SIL band of the upper bound" in printed and "1oo2 with digits-mlp" in printed
 
 
+def test_voting_from_the_campaign_counts(dbs, tmp_path, capsys):
+    out = tmp_path / "claim.json"
+    args = ["reliability", "--db", str(dbs["a"]), "--target-pfd", "1e-2", "--voting", "2oo3", "--json", str(out),
+            "--html", str(tmp_path / "claim.html")]
+    assert main(args) == 0
+    assert "2oo3 of the model" in capsys.readouterr().out and "2oo3 voting" in (tmp_path / "claim.html").read_text()
+    claim = json.loads(out.read_text())["claim"]
+    ev = rel.load_campaign(dbs["a"])
+    expected = rel.k_out_of_n(ev.failures, ev.samples, 2, 3, undecided=ev.undecided)
+    assert claim["voting"]["system"]["pfd"] == pytest.approx(expected.pfd, rel=1e-12)
+    assert claim["voting"]["system"]["ci"]["high"] == pytest.approx(expected.system.upper, rel=1e-12)
+    assert expected.pfd <= claim["pfd"]["pfd"]  # a majority of three fails less often than one copy
+
+
 def test_without_a_profile_the_inputs_are_the_demands(dbs, tmp_path):
     out = tmp_path / "c.json"
     assert main(["reliability", "--db", str(dbs["a"]), "--target-pfd", "0.05", "--json", str(out)]) == 0
@@ -118,6 +132,7 @@ BAD = {
     "bad rate": (lambda dbs, tmp: ["--db", str(dbs["a"]), "--target-pfd", "0.01", "--demand-rate", "often"],
                  "cannot read the rate"),
     "missing database": (lambda dbs, tmp: ["--db", str(tmp / "none.db"), "--target-pfd", "0.01"], "does not exist"),
+    "bad voting": (lambda dbs, tmp: ["--db", str(dbs["a"]), "--target-pfd", "0.01", "--voting", "3oo2"], "1 <= K <= N"),
 }
 
 

@@ -9,6 +9,8 @@ From a campaign's per-input failure probabilities to a claim an assessor can che
   (:mod:`.classical`, :mod:`.bayes`, :mod:`.cbi`);
 * IEC 61508 SIL bands and aviation classes (:mod:`.thresholds`);
 * a 1oo2 pair of models, ``E_OP[theta_A theta_B]`` vs the independence figure (:mod:`.redundancy`);
+* KooN voting of one model over independent perturbations of a demand, ``E_OP[P(Bin(N, theta) >= N-K+1)]``
+  from per-input failure counts, and the beta-factor common-cause model (:mod:`.voting`);
 * :func:`assess` -- the whole claim; :func:`gsn_argument` / :func:`to_gsn_yaml` -- a GSN assurance-case
   fragment for gsn2x; ``probust.reliability.report.write_html`` -- a self-contained report page.
 
@@ -37,6 +39,7 @@ _EXPORTS = {
     **dict.fromkeys(("failure_rate", "mission_reliability", "parse_duration", "parse_rate"), "rates"),
     **dict.fromkeys(("Redundancy", "one_out_of_two"), "redundancy"),
     **dict.fromkeys(("SyntheticCampaign", "synthetic_campaign"), "synthetic"),
+    **dict.fromkeys(("Voting", "beta_factor", "k_out_of_n", "parse_voting"), "voting"),
     **dict.fromkeys(("Band", "aviation_class", "demand_mode", "sil_band", "sil_from_pfd", "sil_from_pfh"),
                     "thresholds"),
 }

@@ -3,7 +3,7 @@
 The claim reports where the *upper bound* (never the point estimate) falls among the SIL bands of the
 mode the demand rate implies, the PFH and mission reliability it implies, how many failure-free
 operational demands would still establish the target under classical, Bayesian and conservative Bayesian
-inference, an optional 1oo2 redundancy figure, and the assumptions and caveats an assessor needs.
+inference, optional 1oo2-pair and KooN-voting figures, and the assumptions and caveats an assessor needs.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from .evidence import CampaignEvidence
 from .pfd import OperationalPfd
 from .rates import failure_rate, mission_reliability
 from .redundancy import Redundancy
+from .voting import Voting
 from .thresholds import ARCHITECTURE_CAVEAT, AVIATION_CAVEAT, Band, aviation_class, demand_mode, sil_band
 
 __all__ = ["Demonstration", "ReliabilityClaim", "assess"]
@@ -64,6 +65,7 @@ class ReliabilityClaim(Record):
     mission_reliability: float | None
     demonstration: Demonstration
     redundancy: Redundancy | None
+    voting: Voting | None
     evidence: dict[str, Any] | None
     redundant_evidence: dict[str, Any] | None
     assumptions: tuple[str, ...]
@@ -85,6 +87,7 @@ def assess(
     mission_hours: float = 1.0,
     alternative: OperationalPfd | None = None,
     redundancy: Redundancy | None = None,
+    voting: Voting | None = None,
     evidence: CampaignEvidence | None = None,
     redundant_evidence: CampaignEvidence | None = None,
     operational_source: str | None = None,
@@ -133,7 +136,7 @@ def assess(
         demand_rate=demand_rate, mode=mode, pfh=pfh, pfh_upper=pfh_upper, sil=sil_band(upper, demand_rate),
         sil_of_estimate=sil_band(pfd.pfd, demand_rate), aviation=aviation, mission_demands=mission_n,
         mission_reliability=mission, demonstration=demonstration, redundancy=redundancy,
-        evidence=None if evidence is None else summarise(evidence),
+        voting=voting, evidence=None if evidence is None else summarise(evidence),
         redundant_evidence=None if redundant_evidence is None else summarise(redundant_evidence),
         assumptions=(), caveats=(),
     )
@@ -164,6 +167,10 @@ def _assumptions(claim: ReliabilityClaim, operational_source: str | None) -> tup
                    "campaign (for example verification).")
     if claim.redundancy is not None:
         out.append("The two channels of the 1oo2 pair see independent perturbations of the same demand.")
+    if claim.voting is not None:
+        out.append(f"The {claim.voting.n} copies of the {claim.voting.k}oo{claim.voting.n} system see independent "
+                   "perturbations of the same demand (independent sensors or frames), with no common cause beyond "
+                   "the demand itself.")
     return tuple(out)
 
 

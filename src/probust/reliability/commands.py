@@ -27,6 +27,7 @@ from .pfd import METHODS, operational_pfd
 from .profile import profile_cells
 from .rates import parse_duration, parse_rate
 from .redundancy import one_out_of_two
+from .voting import k_out_of_n, parse_voting
 from .report import html_page
 
 __all__ = ["register", "reliability_command"]
@@ -65,6 +66,8 @@ def register(commands: Any) -> None:
     p.add_argument("--prior-bound", type=float, metavar="EPS", help="the EPS of --prior-confidence")
     p.add_argument("--redundant-db", metavar="PATH", help="campaign of a second model on the same inputs: 1oo2 pfd")
     p.add_argument("--redundant-campaign", metavar="ID")
+    p.add_argument("--voting", metavar="KooN", help="also the pfd of K-out-of-N copies of the model, each seeing its "
+                                                   "own perturbation of the demand, e.g. 2oo3 (needs an mc campaign)")
     p.add_argument("--missing", choices=("refuse", "fail"), default="refuse",
                    help="an unfinished campaign: refuse it (default) or count its missing inputs as failing")
     p.add_argument("--seed", type=int, default=0, help="seed of the profile's k-means and the bootstrap (default 0)")
@@ -104,6 +107,19 @@ def _same_inputs(a: CampaignEvidence, b: CampaignEvidence) -> None:
             )
 
 
+def _voting(args: argparse.Namespace, ev: CampaignEvidence, cells, profile, confidence: float):
+    """The KooN figure of ``--voting``, from the campaign's per-input Monte Carlo failure counts."""
+    k, n = parse_voting(args.voting)
+    if ev.estimator != "mc":
+        raise ConfigurationError(f"--voting needs per-input failure counts of a fixed-size Monte Carlo campaign; "
+                                 f"campaign {ev.campaign} used estimator {ev.estimator!r}: run one with --estimator mc")
+    # missing inputs are undecided (they count as failing systems): any count serves as a placeholder
+    failures = [ev.budget if f is None else f for f in ev.failures]
+    samples = [ev.budget if s is None else s for s in ev.samples]
+    return k_out_of_n(failures, samples, k, n, cells, profile, undecided=ev.undecided, confidence=confidence,
+                      method=args.method, seed=args.seed)
+
+
 def _profile(args: argparse.Namespace, ev: CampaignEvidence):
     """(cells, profile, words naming the operational data), or (None, None, None) without a profile."""
     if args.op_split is None and args.op_inputs is None:
@@ -133,6 +149,8 @@ def reliability_command(args: argparse.Namespace, argv: list[str]) -> int:
     if args.op_cells < 1:
         raise ConfigurationError(f"--op-cells must be >= 1, got {args.op_cells}")
     outputs = _outputs(args)
+    if args.voting is not None:
+        parse_voting(args.voting)  # checked before any work
     ev = load_campaign(args.db, args.campaign, model=args.model, missing=args.missing)
     other = None
     if args.redundant_db is not None:
@@ -147,8 +165,9 @@ def reliability_command(args: argparse.Namespace, argv: list[str]) -> int:
         ev.failure_probabilities, other.failure_probabilities, cells, profile, undecided_a=ev.undecided,
         undecided_b=other.undecided, confidence=confidence, method=args.method,
         shared_noise=any(s is not None and s == t for s, t in zip(ev.seeds, other.seeds, strict=True)), seed=args.seed)
+    voting = None if args.voting is None else _voting(args, ev, cells, profile, confidence)
     claim = assess(pfd, target_pfd=target, demand_rate=rate, prior_confidence=theta, prior_bound=eps,
-                   mission_hours=mission, alternative=alternative, redundancy=redundancy, evidence=ev,
+                   mission_hours=mission, alternative=alternative, redundancy=redundancy, voting=voting, evidence=ev,
                    redundant_evidence=other, operational_source=source)
     nodes = gsn_argument(claim, record_url=outputs.get("json"))
     texts = {"gsn": to_gsn_yaml(nodes, f"GSN argument written by probust {__version__}")} if "gsn" in outputs else {}
@@ -183,6 +202,10 @@ def _print_summary(claim: ReliabilityClaim, outputs: dict[str, str]) -> None:
         red = claim.redundancy
         lines.append(f"1oo2 with {claim.redundant_evidence['model']}: pfd {red.pfd:.4g} (upper bound "
                      f"{red.system.upper:.4g}) vs independence {red.independent:.4g}: ratio {red.ratio:.3g}")
+    if claim.voting is not None:
+        vote = claim.voting
+        lines.append(f"{vote.k}oo{vote.n} of the model: pfd {vote.pfd:.4g} (upper bound {vote.system.upper:.4g}) vs "
+                     f"{vote.plug_in:.4g} from the pfd alone: ratio {vote.ratio:.3g}")
     lines += [f"caveat: {c}" for c in claim.caveats]
     if outputs:
         lines.append(f"wrote {', '.join(outputs.values())}")

@@ -39,7 +39,8 @@ class CampaignEvidence(Record):
     """A campaign's configuration and, per planned input, its failure-probability estimate.
 
     ``failure_probabilities[i]`` is 1 for a missing input; ``undecided[i]`` flags missing inputs and
-    results that carry warnings; ``seeds`` are the per-input seeds (None where missing).
+    results that carry warnings; ``seeds`` are the per-input seeds (None where missing); ``failures`` and
+    ``samples`` are a Monte Carlo campaign's per-input counts (None where missing or for other estimators).
     """
 
     database: str
@@ -60,6 +61,8 @@ class CampaignEvidence(Record):
     failure_probabilities: tuple[float, ...]
     undecided: tuple[bool, ...]
     seeds: tuple[int | None, ...]
+    failures: tuple[int | None, ...]
+    samples: tuple[int | None, ...]
     n_missing: int
     n_warned: int
 
@@ -118,5 +121,10 @@ def load_campaign(database: str | Path, campaign: str | None = None, *, model: s
         failure_probabilities=tuple(1.0 if r is None else r.failure_probability for r in rows),
         undecided=tuple(r is None or bool(r.warnings) for r in rows),
         seeds=tuple(None if r is None else r.seed for r in rows),
+        failures=tuple(_count(r, "n_failures") for r in rows), samples=tuple(_count(r, "n_samples") for r in rows),
         n_missing=len(absent), n_warned=sum(1 for r in rows if r is not None and r.warnings),
     )
+
+
+def _count(result, key: str) -> int | None:
+    return None if result is None or key not in result.diagnostics else int(result.diagnostics[key])

@@ -195,6 +195,15 @@ def html_page(claim: ReliabilityClaim, nodes: Nodes, *, redundancy_inputs=None, 
             ("1oo2 pfd E_OP[theta_A theta_B]", f"{red.pfd:.4g} (upper bound {red.system.upper:.4g})"),
             ("independence figure pfd_A pfd_B", f"{red.independent:.4g}"),
             ("ratio (diversity figure)", f"{red.ratio:.3g}")]) + f"</table>{scatter}")
+    if claim.voting is not None:
+        vote = claim.voting
+        redundancy += (f"<h2>{vote.k}oo{vote.n} voting of the model over independent perturbations</h2><table>"
+                       + _rows([
+                           ("pfd of one copy", f"{vote.single:.4g}"),
+                           (f"{vote.k}oo{vote.n} pfd E_OP[P(Bin({vote.n}, theta) &ge; {vote.n - vote.k + 1})]",
+                            f"{vote.pfd:.4g} (upper bound {vote.system.upper:.4g})"),
+                           ("the same from the pfd alone (optimistic)", f"{vote.plug_in:.4g}"),
+                           ("ratio", f"{vote.ratio:.3g}")]) + "</table>")
     files = "".join(f"<li>{html.escape(k)}: <code>{html.escape(v)}</code></li>" for k, v in (outputs or {}).items())
     body = f"""<!doctype html><html><head><meta charset="utf-8"><title>probust reliability claim</title>
 <style>{_STYLE}</style></head><body>
