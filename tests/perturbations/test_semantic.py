@@ -199,3 +199,10 @@ def test_a_rotation_of_a_vector_input_is_a_clear_input_error():
 def test_bad_specs_are_rejected_with_a_clear_message(spec, match):
     with pytest.raises(ConfigurationError, match=match):
         parse_perturbation(spec)
+
+
+def test_lipschitzness_refuses_non_additive_families():
+    from probust.metrics.lipschitz import probabilistic_lipschitz
+
+    with pytest.raises(ConfigurationError, match="additive noise"):
+        probabilistic_lipschitz(torch.nn.Flatten(), torch.zeros(3, 1, 5, 5), Rotation(deg=3), 1.0)

@@ -18,7 +18,8 @@ import torch
 from .. import _rng
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval, binomial_ci
-from ..perturbations import Box, Perturbation
+from ..perturbations import Box, Compose, Perturbation
+from ..perturbations._semantic import Semantic
 from ..querying import LatentStream
 
 
@@ -53,6 +54,9 @@ def probabilistic_lipschitz(
     if isinstance(perturbation, Box):  # its shift ignores x: there is no displacement to add to each input
         raise ConfigurationError("probabilistic Lipschitzness needs noise around each input; a Box is one fixed "
                                  "input set (use uniform-linf with per-coordinate radii)")
+    if isinstance(perturbation, (Compose, Semantic)):  # x' is not x + displacement: pairs are not reused that way
+        raise ConfigurationError(f"probabilistic Lipschitzness needs additive noise, got {perturbation.to_spec()}; "
+                                 "use uniform-l2 (pairs within a radius)")
     entropy = _rng.resolve_seed(seed)
     x_shape = tuple(inputs.shape[1:])
     stream = LatentStream(perturbation, x_shape, entropy)
