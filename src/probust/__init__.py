@@ -1,6 +1,7 @@
 """probust: measure, certify and improve the probabilistic robustness of deep-learning models."""
 
-from . import estimators, perturbations, properties, reliability, zoo
+from . import estimators, perturbations, properties, reliability, training, zoo
+from ._version import __version__
 from .api import certify, estimate
 from .errors import (
     ConfigurationError,
@@ -17,7 +18,6 @@ from .result import CertifyResult, Counterexample, Result
 from .vnnlib import VnnlibCase, read_vnnlib
 from .wrappers import Normalized
 
-__version__ = "0.1.0"
 
 __all__ = [
     "CertifyResult",
@@ -46,5 +46,6 @@ __all__ = [
     "read_vnnlib",
     "reliability",
     "sample_size",
+    "training",
     "zoo",
 ]

@@ -34,6 +34,7 @@ from .errors import ProbustError
 from .estimators import ESTIMATORS, SequentialCertifier
 from .perturbations import PERTURBATIONS, Perturbation
 from .reliability import commands as reliability_commands
+from .training import commands as training_commands
 from .result import CertifyResult, Result
 
 #: Exit status of a run stopped by Ctrl-C (128 + SIGINT, the shell convention).
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     campaign_commands.register(commands)
     bench_commands.register(commands)
     reliability_commands.register(commands)
+    training_commands.register(commands)
     return parser
 
 

@@ -13,6 +13,7 @@ from .. import _commands
 from .._io import check_output_path, write_text_atomic
 from ..errors import ConfigurationError
 from ..estimators import ESTIMATORS
+from ..training import commands as training_commands
 from . import leaderboard as lb
 from .cases import BENCH_VERSION, select_cases
 from .protocol import FULL, QUICK, Protocol, plan, resolve_estimators, run_bench
@@ -50,6 +51,7 @@ def register(commands: Any) -> None:
     listing.add_argument("--quick", action="store_true", help="only the quick subset")
     listing.add_argument("--cases", nargs="+", metavar="PATTERN")
     listing.set_defaults(handler=list_command)
+    training_commands.register_bench(actions)
 
 def _names(values: list[str] | None) -> list[str] | None:
     """``--estimators a b`` and ``--estimators a,b`` both work."""

@@ -17,7 +17,7 @@ import numpy as np
 import scipy
 import torch
 
-from .. import __version__
+from .._version import __version__
 
 
 def hardware() -> dict[str, Any]:

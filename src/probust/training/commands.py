@@ -1,0 +1,150 @@
+"""``probust train`` and ``probust bench training | training-leaderboard``: parsers and handlers."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from .. import _commands, zoo
+from .._io import check_output_path, write_text_atomic
+from ..errors import ConfigurationError
+from . import bench as tb
+from . import leaderboard as lb
+from .methods import METHODS
+from .trainer import build_model, train
+
+DEFAULT_DB = "training-bench.db"
+
+
+def register(commands: Any) -> None:
+    """Add ``probust train``."""
+    p = commands.add_parser("train", help="train a zoo architecture with a PR training method; save a state dict")
+    p.add_argument("--arch", required=True, help=f"architecture: {', '.join(zoo.ARCHITECTURES)}")
+    p.add_argument("--dataset", required=True, help=f"zoo data set (its train split): {', '.join(zoo.list_datasets())}")
+    p.add_argument("--method", required=True, help=f"training method: {', '.join(METHODS)}")
+    p.add_argument("--eps", type=float, required=True, help="training radius (L-infinity, inputs in [0, 1])")
+    p.add_argument("--epochs", type=_commands.count, required=True)
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights, data order and draws")
+    p.add_argument("--batch-size", type=_commands.count, default=128)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 0.001)")
+    p.add_argument("--n-train", type=_commands.count, help="train on the first N images of the split only")
+    p.add_argument("--out", required=True, help="state-dict file (.pt); the training record goes next to it (.json)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(handler=train_command)
+
+
+def register_bench(actions: Any) -> None:
+    """Add ``bench training`` and ``bench training-leaderboard`` to the ``probust bench`` actions."""
+    run = actions.add_parser("training", help="train every method x seed and score it by the PRBench protocol")
+    run.add_argument("--quick", action="store_true", help="digits, 1 epoch, one seed, tiny evaluation (CI)")
+    run.add_argument("--methods", nargs="+", metavar="NAME", help=f"default: all ({', '.join(METHODS)})")
+    run.add_argument("--seeds", nargs="+", type=int, metavar="S", help="default: 0 1 2 (quick: 0)")
+    run.add_argument("--epochs", type=_commands.count, help="epochs for every method (default: 5; quick 1)")
+    run.add_argument("--n-train", type=_commands.count, help="train on the first N training images")
+    run.add_argument("--n-pr", type=_commands.count, help="test inputs for PR (default 500; quick 40)")
+    run.add_argument("--n-ar", type=_commands.count, help="test inputs for AR (default 500; quick 60)")
+    run.add_argument("--shard", default="0/1", metavar="I/N", help="compute only shard I of N (N processes on one database)")
+    run.add_argument("--db", default=DEFAULT_DB, metavar="PATH")
+    run.add_argument("--quiet", action="store_true")
+    run.set_defaults(handler=bench_command)
+    board = actions.add_parser("training-leaderboard", help="table of a training bench run; Markdown / HTML")
+    board.add_argument("--db", default=DEFAULT_DB, metavar="PATH")
+    board.add_argument("--run", metavar="ID", help="run id prefix (default: the most recent training run)")
+    board.add_argument("--markdown", metavar="PATH")
+    board.add_argument("--html", metavar="PATH")
+    board.set_defaults(handler=leaderboard_command)
+
+
+def train_command(args: argparse.Namespace, argv: list[str]) -> int:
+    out = check_output_path(args.out)
+    if args.method not in METHODS:
+        raise ConfigurationError(f"unknown training method {args.method!r}; choose one of {', '.join(METHODS)}")
+    data = zoo.load_dataset(args.dataset, "train")
+    if args.n_train is not None:
+        data = data[:args.n_train]
+    model = build_model(args.arch, args.seed)
+    with _commands.progress_bar(args.quiet, unit="batches") as (progress, bar):
+        batches = -(-len(data) // max(args.batch_size, 1))
+        progress.update(bar, total=batches * max(args.epochs, 1))
+
+        def advance(epoch: int, batch: int, loss: float) -> None:
+            progress.update(bar, description=f"epoch {epoch + 1} loss {loss:.3f}")
+            progress.advance(bar)
+
+        _, record = train(model, data, args.method, eps=args.eps, epochs=args.epochs, seed=args.seed,
+                          batch_size=args.batch_size, lr=args.lr, checkpoint=out, arch=args.arch, progress=advance)
+    print(f"{record.method} on {record.dataset} ({record.n_train} images), eps {record.eps:g}, {record.epochs} "
+          f"epochs: final train loss {record.epoch_loss[-1]:.4f}, accuracy {record.epoch_accuracy[-1]:.2%}, "
+          f"{record.seconds:.1f} s; saved {out} (load with --arch {args.arch}) and {out.with_suffix('.json')}")
+    return 0
+
+
+def _bench_config(args: argparse.Namespace) -> tb.TrainingBench:
+    base = tb.QUICK if args.quick else tb.FULL
+    changes = {k: v for k, v in {"epochs": args.epochs, "n_train": args.n_train, "n_pr": args.n_pr,
+                                 "n_ar": args.n_ar}.items() if v is not None}
+    if args.methods:
+        changes["methods"] = tuple(n for v in args.methods for n in v.split(",") if n)
+    if args.seeds:
+        changes["seeds"] = tuple(args.seeds)
+    return dataclasses.replace(base, **changes)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise ConfigurationError(f"--shard must be I/N like 0/2, got {text!r}") from None
+    return i, n
+
+
+def bench_command(args: argparse.Namespace, argv: list[str]) -> int:
+    bench = _bench_config(args)
+    shard = _shard(args.shard)
+    cells = tb.plan(bench)
+    start = time.perf_counter()
+    with tb.TrainingStore(args.db) as store, _commands.progress_bar(args.quiet, unit="cells") as (progress, bar):
+        progress.update(bar, total=tb.shards(cells, shard[1]).count(shard[0]) if shard[1] >= 1 else 0)
+
+        def advance(key: tuple, status: str, computed: bool) -> None:
+            progress.update(bar, description=f"{key[1]} seed {key[3]}")
+            progress.advance(bar)
+            if computed and args.quiet:
+                print(f"cell {key[1]} seed {key[3]}: {status} at {time.perf_counter() - start:.0f} s", flush=True)
+
+        rid, computed = tb.run_training_bench(store, bench, shard, on_cell=advance)
+        print(f"training bench run {rid}: {computed} cells computed in {time.perf_counter() - start:.0f} s "
+              f"(shard {shard[0]}/{shard[1]} of {len(cells)}); database {args.db}")
+        _print(*tb.load(store, rid))
+    return 0
+
+
+def leaderboard_command(args: argparse.Namespace, argv: list[str]) -> int:
+    md = check_output_path(args.markdown) if args.markdown else None
+    page = check_output_path(args.html) if args.html else None
+    if not Path(args.db).is_file():
+        raise ConfigurationError(f"database {args.db} does not exist; create it with 'probust bench training --db "
+                                 f"{args.db}'")
+    with tb.TrainingStore(args.db) as store:
+        rid, config, cells = tb.load(store, args.run)
+    _print(rid, config, cells)
+    if md is not None:
+        write_text_atomic(md, lb.markdown(rid, config, cells))
+    if page is not None:
+        write_text_atomic(page, lb.html_page(rid, config, cells))
+    return 0
+
+
+def _print(rid: str, config: dict, cells: list) -> None:
+    rows = lb.summarize(cells)
+    table = Table(*lb.headers(rows), title=Text(f"Training leaderboard, run {rid}"),
+                  caption=Text(f"{lb.describe(config)}\n{lb.hardware_line(config)}"), caption_justify="left")
+    for r in lb.table_rows(rows):
+        table.add_row(*r)
+    _commands.stdout_console().print(table)

@@ -1,0 +1,154 @@
+"""The training leaderboard: per method, mean +- sd over seeds of the protocol's figures; the Pareto front of
+(PR at the training radius, strong-attack AR, clean accuracy) over the method means; terminal, Markdown, HTML."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..bench.leaderboard import _html_table, _md_table
+from ..campaign.report import _png, plt
+from .protocol import KAPPAS, RADII
+
+#: The three objectives of the Pareto front (all to maximise).
+FRONT = ("pr_train", "ar_strong", "clean")
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    a = np.asarray(values, dtype=float)
+    if a.size == 0:
+        return math.nan, math.nan
+    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else 0.0
+
+
+def summarize(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per method (in the order first seen): figures as (mean, sd) over the seeds that finished."""
+    rows = []
+    for method in dict.fromkeys(c["method"] for c in cells):
+        ok = [c for c in cells if c["method"] == method and c["status"] == "ok"]
+        errors = [c for c in cells if c["method"] == method and c["status"] != "ok"]
+        res = [c["protocol"] for c in ok]
+        row: dict[str, Any] = {"method": method, "seeds": len(ok), "errors": len(errors),
+                               "messages": [c["message"] for c in errors]}
+        if res:
+            eps = res[0].train_eps
+            row["clean"] = _stats([r.clean_accuracy for r in res])
+            for k, radius in enumerate(res[0].pr):
+                rs = [r.pr[k] for r in res]
+                row[f"pr@{radius.eps:g}"] = _stats([x.pr for x in rs])
+                row[f"ci@{radius.eps:g}"] = (float(np.mean([x.low for x in rs])), float(np.mean([x.high for x in rs])))
+            row["pr_train"] = _stats([r.at(eps).pr for r in res])
+            for kappa in KAPPAS:
+                row[f"probacc@{kappa:g}"] = _stats([r.at(eps).prob_acc[str(kappa)] for r in res])
+                row[f"certacc@{kappa:g}"] = _stats([r.at(eps).prob_acc_certified[str(kappa)] for r in res])
+            row["ar_pgd20"] = _stats([r.ar_pgd20 for r in res])
+            row["ar_strong"] = _stats([r.ar_strong for r in res])
+            row["ge_acc"] = _stats([r.ge_accuracy for r in res])
+            row["ge_pr"] = _stats([r.ge_pr for r in res])
+            row["train_s"] = _stats([c["record"]["seconds"] for c in ok])
+            row["eval_s"] = _stats([r.seconds for r in res])
+        rows.append(row)
+    _mark_front(rows)
+    return rows
+
+
+def _mark_front(rows: list[dict[str, Any]]) -> None:
+    """``front`` = no other method is at least as good on all of FRONT and better on one (method means)."""
+    scored = [r for r in rows if "clean" in r]
+    for r in rows:
+        r["front"] = False
+    for r in scored:
+        a = [r[k][0] for k in FRONT]
+        r["front"] = not any(
+            all(o[k][0] >= v for k, v in zip(FRONT, a, strict=True)) and any(o[k][0] > v for k, v in zip(FRONT, a, strict=True))
+            for o in scored if o is not r)
+
+
+def _pct(stat: tuple[float, float] | None) -> str:
+    if stat is None or math.isnan(stat[0]):
+        return "-"
+    return f"{100 * stat[0]:.2f} ± {100 * stat[1]:.2f}"
+
+
+def headers(rows: Sequence[dict[str, Any]]) -> list[str]:
+    radii = [k[3:] for k in (rows[0] if rows else {}) if k.startswith("pr@")] or [f"{e:g}" for e in RADII]
+    return ["method", "front", "seeds", "clean %", *[f"PR@{e} % [CI]" for e in radii], "AR PGD-20 %",
+            "AR strong %", *[f"ProbAcc({k:g}) %" for k in KAPPAS], "cert. ProbAcc(0.05) %", "GE acc %", "GE PR %",
+            "train s", "eval s"]
+
+
+def table_rows(rows: Sequence[dict[str, Any]]) -> list[list[str]]:
+    out = []
+    for r in rows:
+        if "clean" not in r:
+            out.append([r["method"], "", "0", *["-"] * (len(headers(rows)) - 3)])
+            continue
+        radii = [k[3:] for k in r if k.startswith("pr@")]
+        prs = [f"{_pct(r['pr@' + e])} [{100 * r['ci@' + e][0]:.1f}, {100 * r['ci@' + e][1]:.1f}]" for e in radii]
+        out.append([r["method"], "*" if r["front"] else "", f"{r['seeds']}" + (f" ({r['errors']} err)" if r["errors"] else ""),
+                    _pct(r["clean"]), *prs, _pct(r["ar_pgd20"]), _pct(r["ar_strong"]),
+                    *[_pct(r[f"probacc@{k:g}"]) for k in KAPPAS], _pct(r["certacc@0.05"]), _pct(r["ge_acc"]),
+                    _pct(r["ge_pr"]), f"{r['train_s'][0]:.0f} ± {r['train_s'][1]:.0f}",
+                    f"{r['eval_s'][0]:.0f}"])
+    return out
+
+
+def describe(config: dict[str, Any]) -> str:
+    n = "all" if config["n_train"] is None else f"the first {config['n_train']}"
+    return (f"{config['bench_version']}: {config['dataset']} ({n} training images), {config['arch']}, training radius "
+            f"eps = {config['eps']:g}, {config['epochs']} epochs of Adam (lr {config['lr']:g}, batch "
+            f"{config['batch_size']}) for every method, seeds {config['seeds']}; protocol: {config['mc_samples']} MC "
+            f"samples per input on the first {config['n_pr']} test images, AR on the first {config['n_ar']}, "
+            f"strong attack {config['restarts']} x PGD-{config['strong_steps']}")
+
+
+def hardware_line(config: dict[str, Any]) -> str:
+    hw = config["hardware"]
+    return (f"{hw['processor']}, {hw['cpu_count']} cores, torch {hw['torch']} with {hw['torch_threads']} thread(s) "
+            f"per process, Python {hw['python']}")
+
+
+_NOTE = ("Mean ± sd over seeds. PR: PRBench's number (mean over correctly classified inputs of the 100-sample MC "
+         "estimate), with the mean over seeds of the per-seed 95% empirical-Bernstein interval in brackets. ProbAcc and "
+         "certified ProbAcc at the training radius. front: on the Pareto front of (PR at the training radius, strong "
+         "AR, clean accuracy), method means. GE: train minus test (first n images of each split).")
+
+
+def markdown(rid: str, config: dict[str, Any], cells: Sequence[dict[str, Any]]) -> str:
+    rows = summarize(cells)
+    errors = [f"- {r['method']}: {m.splitlines()[0]}" for r in rows for m in r["messages"]]
+    return "\n".join([f"# Training leaderboard (run {rid})", "", describe(config) + ".", "",
+                      f"Hardware: {hardware_line(config)}.", "", _md_table(headers(rows), table_rows(rows)), "",
+                      _NOTE, "", *(["Errors:", *errors, ""] if errors else []), f"probust {config['probust']}", ""])
+
+
+def figure(rows: Sequence[dict[str, Any]]) -> str:
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for r in rows:
+        if "clean" not in r:
+            continue
+        ax.errorbar(100 * r["ar_strong"][0], 100 * r["pr_train"][0], xerr=100 * r["ar_strong"][1],
+                    yerr=100 * r["pr_train"][1], fmt="*" if r["front"] else "o", ms=9 if r["front"] else 6, capsize=2)
+        ax.annotate(r["method"], (100 * r["ar_strong"][0], 100 * r["pr_train"][0]), fontsize=8,
+                    xytext=(4, 4), textcoords="offset points")
+    ax.set_xlabel("AR, strong attack (%)")
+    ax.set_ylabel("PR at the training radius (%)")
+    ax.set_title("methods (star: Pareto front of PR, AR, clean accuracy)")
+    return _png(fig)
+
+
+def html_page(rid: str, config: dict[str, Any], cells: Sequence[dict[str, Any]]) -> str:
+    rows = summarize(cells)
+    img = figure(rows) if any("clean" in r for r in rows) else ""
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Training leaderboard {rid}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1300px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse;font-size:.85em}}td,th{{border-bottom:1px solid #ddd;padding:.25em .5em;text-align:left}}
+img{{max-width:100%}}</style></head><body><h1>Training leaderboard</h1>
+<p>{html.escape(describe(config))} &middot; run <code>{rid}</code></p>
+<p>Hardware: {html.escape(hardware_line(config))}</p>
+{_html_table(headers(rows), table_rows(rows))}<p>{html.escape(_NOTE)}</p>
+{f'<img alt="PR against AR" src="{img}">' if img else ''}<p>probust {html.escape(config['probust'])}</p></body></html>"""
