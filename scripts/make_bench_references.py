@@ -5,6 +5,7 @@ Run once per suite; the JSON files are committed, and the tests re-check every r
     OMP_NUM_THREADS=1 .venv/bin/python scripts/make_bench_references.py linear   # closed forms, seconds
     OMP_NUM_THREADS=1 .venv/bin/python scripts/make_bench_references.py relu     # quadrature, ~minutes
     OMP_NUM_THREADS=1 .venv/bin/python scripts/make_bench_references.py zoo      # Monte Carlo, ~50 minutes
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/make_bench_references.py semantic # exact failure sets, seconds
 
 * ``linear``: linear classifiers from :func:`probust.bench.closed_form.linear_case`, gold = closed form.
 * ``relu``: small seeded ReLU networks in 2-3 dimensions, gold = nested adaptive quadrature with exact line
@@ -219,16 +220,53 @@ def make_relu(keep_scales: bool = False) -> None:
                     "cases": cases})
 
 
+#: (id, perturbation, image, size, read pixel (None: the mean), target p (None: the threshold below), quick).
+SEMANTIC_CASES = [
+    ("semantic/rotation/uniform/p1e-01", "rotation:deg=30", "ramp", 5, [2, 3], 1e-1, True),
+    ("semantic/rotation/normal/p1e-06", "rotation:deg=5,law=normal", "ramp", 5, [2, 3], 1e-6, False),
+    ("semantic/translation/uniform/p1e-02", "translation:px=2", "ramp", 5, [2, 2], 1e-2, False),
+    ("semantic/translation/nearest/p1.25e-01", "translation:px=2,interpolation=nearest", "ramp", 5, [2, 2], None,
+     False),
+    ("semantic/scaling/uniform/p1e-02", "scaling:factor=0.3", "ramp", 5, [2, 3], 1e-2, False),
+    ("semantic/brightness/uniform/p1e-01", "brightness:delta=0.2,clip=0:1", "ramp", 5, None, 1e-1, False),
+    ("semantic/brightness/normal/p1e-04", "brightness:delta=0.05,law=normal", "ramp", 5, None, 1e-4, False),
+    ("semantic/contrast/uniform/p1e-02", "contrast:factor=0.3", "ramp", 5, [2, 3], 1e-2, False),
+    ("semantic/gaussian-blur/uniform/p1e-01", "gaussian-blur:sigma=1", "impulse", 9, [4, 4], 1e-1, False),
+    ("semantic/compose/rotation-brightness/p1e-02", "compose(rotation:deg=30;brightness:delta=0.05)", "ramp", 5,
+     [2, 3], 1e-2, False),
+]
+#: Nearest-interpolation case: its threshold (0.3 < t < 0.4: fails iff the centre reads column 0, dx >= 1.5).
+SEMANTIC_THRESHOLDS = {"semantic/translation/nearest/p1.25e-01": 0.35}
+
+
+def make_semantic() -> None:
+    """Semantic families on small images with exact failure probabilities (:mod:`probust.bench.semantic`)."""
+    from probust.bench import semantic
+
+    cases = []
+    for case_id, spec, kind, size, pixel, target, quick in SEMANTIC_CASES:
+        params = {"image": kind, "size": size, "pixel": pixel, "perturbation": spec}
+        t = SEMANTIC_THRESHOLDS[case_id] if target is None else semantic.threshold_for(params, target)
+        value, abs_error, method = semantic.gold({**params, "threshold": t})
+        cases.append({"id": case_id, "version": "1", "quick": quick, "params": {**params, "threshold": t},
+                      "gold": {"value": value, "abs_error": abs_error, "method": method}})
+        print(f"{case_id}: p = {value:.10g}", flush=True)
+    _write("semantic", {"suite": "semantic", "version": "1",
+                        "description": "semantic families on ramp and impulse images with exact failure probabilities",
+                        "cases": cases})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("suite", choices=("linear", "relu", "zoo"))
+    parser.add_argument("suite", choices=("linear", "relu", "zoo", "semantic"))
     parser.add_argument("--keep-scales", action="store_true", help="relu: reuse the noise sizes already stored")
     args = parser.parse_args(argv)
     from probust._allocator import keep_freed_memory
 
     keep_freed_memory()  # a program owns its process: reuse activation buffers (faster CPU inference)
     torch.set_num_threads(1)
-    {"linear": lambda: make_linear(), "relu": lambda: make_relu(args.keep_scales), "zoo": make_zoo}[args.suite]()
+    {"linear": lambda: make_linear(), "relu": lambda: make_relu(args.keep_scales), "zoo": make_zoo,
+     "semantic": make_semantic}[args.suite]()
     return 0
 
 

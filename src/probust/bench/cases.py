@@ -1,7 +1,8 @@
 """The PR-Bench case registry: (model, input, perturbation, property) with a gold failure probability.
 
 Cases are declarative data: one JSON file per suite in ``bench/data/`` (``linear.json``, ``relu.json``,
-``zoo.json``, written by ``scripts/make_bench_references.py``), each record holding the case id, its version,
+``zoo.json``, ``semantic.json``, written by ``scripts/make_bench_references.py``), each record holding the
+case id, its version,
 what is needed to build it and its gold value with how it was obtained and how precise it is. This module
 turns the records into :class:`Case` objects (models are built lazily, on first use) and keeps them in
 :data:`CASES`. A new case is one record in a suite file, or one call of :func:`register_case` with any
@@ -29,9 +30,9 @@ from ..perturbations import Perturbation, parse_perturbation
 from ..querying import Model
 
 #: Version of the benchmark as a whole: changes when cases are added, removed or re-versioned.
-BENCH_VERSION = "pr-bench-1"
+BENCH_VERSION = "pr-bench-2"  # 2: the semantic suite
 DATA_DIR = Path(__file__).resolve().parent / "data"
-SUITES = ("linear", "relu", "zoo")
+SUITES = ("linear", "relu", "zoo", "semantic")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,7 +181,21 @@ def _zoo(record: dict[str, Any], suite: dict[str, Any]) -> Case:
     return Case(record["id"], record["version"], "zoo", desc, gold, build, record.get("quick", False), tags)
 
 
-_LOADERS = {"linear": _linear, "relu": _relu, "zoo": _zoo}
+def _semantic(record: dict[str, Any], suite: dict[str, Any]) -> Case:
+    from . import semantic
+
+    p = record["params"]
+
+    def build() -> Instance:
+        return Instance(*semantic.build(p))
+
+    read = "mean" if p.get("pixel") is None else f"pixel {tuple(p['pixel'])}"
+    desc = f"{p['image']} {p['size']}x{p['size']}, linear read of the {read}, {p['perturbation']}"
+    return Case(record["id"], record["version"], "semantic", desc, _computed_gold(record["gold"]), build,
+                record.get("quick", False), dict(p))
+
+
+_LOADERS = {"linear": _linear, "relu": _relu, "zoo": _zoo, "semantic": _semantic}
 
 
 def load_suite(name: str) -> dict[str, Any]:
