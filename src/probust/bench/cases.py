@@ -2,8 +2,8 @@
 
 Cases are declarative data: one JSON file per suite in ``bench/data/`` (``linear.json``, ``relu.json``,
 ``zoo.json``, ``semantic.json``, written by ``scripts/make_bench_references.py``), each record holding the
-case id, its version,
-what is needed to build it and its gold value with how it was obtained and how precise it is. This module
+case id, its version, what is needed to build it and its gold value with how it was obtained and how
+precise it is. This module
 turns the records into :class:`Case` objects (models are built lazily, on first use) and keeps them in
 :data:`CASES`. A new case is one record in a suite file, or one call of :func:`register_case` with any
 builder.
