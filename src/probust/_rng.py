@@ -1,10 +1,12 @@
 """Seeds and random streams.
 
 All randomness in probust descends from one integer *entropy* per call (the user's ``seed``).
-Random numbers are drawn in fixed-size **blocks**, each from its own numpy ``Generator`` (PCG64)
+Uniform latents of a stream are counter-based (:mod:`probust._counter_rng`): uniform ``i`` of stream
+``stream`` is a function of ``(stream_key(entropy, stream), i)`` alone, computed on the model's device.
+Other random numbers are drawn in fixed-size **blocks**, each from its own numpy ``Generator`` (PCG64)
 seeded by ``SeedSequence(entropy, spawn_key=(stream, block_index))``.
-Because the block size is a constant (not the batch size) and blocks are generated on the CPU,
-the same seed gives the same samples whatever the batch size or the device the model runs on.
+Because neither depends on the batch size, the same seed gives the same samples whatever the batch size;
+uniforms are the same on every device, blocks of normals the same per device type (docs/design.md).
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ def derive_seed(entropy: int, *keys: int) -> int:
         raise ConfigurationError(f"seeds and stream keys must be non-negative, got {entropy} and {keys}")
     state = np.random.SeedSequence(entropy, spawn_key=tuple(int(k) for k in keys)).generate_state(2, np.uint64)
     return int((int(state[0]) << 1 ^ int(state[1])) % (2**63))
+
+
+def stream_key(entropy: int, stream: int) -> int:
+    """The 64-bit key of the counter-based uniforms of stream ``stream`` (one SeedSequence per stream)."""
+    if entropy < 0 or stream < 0:
+        raise ConfigurationError(f"seeds and stream keys must be non-negative, got {entropy} and {stream}")
+    return int(np.random.SeedSequence(entropy, spawn_key=(stream,)).generate_state(1, np.uint64)[0])
 
 
 def block_generator(entropy: int, stream: int, block: int) -> np.random.Generator:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from . import _rng
+from . import _counter_rng, _rng
 from .errors import ConfigurationError, InputError, ModelError
 from .perturbations import Perturbation
 from .properties import Property
@@ -72,24 +72,44 @@ def eval_mode(model: Model) -> Iterator[None]:
 
 
 class LatentStream:
-    """Latent samples of one perturbation, drawn block by block from seeded CPU generators.
+    """Latent samples of one perturbation, a function of the seed and the sample's index alone.
 
-    ``take(n)`` returns the next ``n`` samples. Sample ``i`` is always the same number for a given
-    ``(entropy, stream)``, however the requests are split into batches. (Drawing ahead on a background
-    thread was tried and measured slower: it competes with torch's own threads for the two cores.)
+    ``take(n)`` returns the next ``n`` samples, on ``device``. Sample ``i`` is always the same number for a
+    given ``(entropy, stream)``, however the requests are split into batches. Uniform latents are
+    counter-based uniforms ``i * m ...`` of the stream's key (:mod:`probust._counter_rng`), made on
+    ``device`` and the same on every device. Normal latents are drawn in blocks of ``_rng.BLOCK_SIZE``, each
+    from torch's sampler on ``device`` seeded by the block's generator (the same per device type).
+    (Drawing ahead on a background thread was tried and measured slower: it competes with torch's own
+    threads for the two cores.)
     """
 
-    def __init__(self, perturbation: Perturbation, x_shape: tuple[int, ...], entropy: int, stream: int = 0):
+    def __init__(
+        self,
+        perturbation: Perturbation,
+        x_shape: tuple[int, ...],
+        entropy: int,
+        stream: int = 0,
+        device: str | torch.device = "cpu",
+    ):
         self._perturbation, self._x_shape = perturbation, x_shape
-        self._entropy, self._stream = entropy, stream
-        self._next_block = 0
-        self._left = torch.empty((0, *perturbation.latent_shape(x_shape)))
+        self._entropy, self._stream, self._device = entropy, stream, torch.device(device)
+        self._shape = perturbation.latent_shape(x_shape)
+        self._counter = perturbation.latent_law == "uniform"
+        self._key = _rng.stream_key(entropy, stream) if self._counter else 0
+        self._drawn = 0  # uniform latents: samples drawn so far
+        self._next_block = 0  # normal latents: next block, and what is left of the last one
+        self._left = torch.empty((0, *self._shape), device=self._device)
 
     def take(self, n: int) -> torch.Tensor:
+        if self._counter:
+            out = torch.empty((n, *self._shape), device=self._device)
+            _counter_rng.uniforms(self._key, self._drawn * math.prod(self._shape), out)
+            self._drawn += n
+            return out
         left = len(self._left)
         n_blocks = max(0, math.ceil((n - left) / _rng.BLOCK_SIZE))
         # One buffer filled block by block: no concatenation copies, one allocation per request.
-        out = torch.empty((left + n_blocks * _rng.BLOCK_SIZE, *self._left.shape[1:]))
+        out = torch.empty((left + n_blocks * _rng.BLOCK_SIZE, *self._shape), device=self._device)
         out[:left] = self._left
         for j in range(n_blocks):
             start = left + j * _rng.BLOCK_SIZE
@@ -182,7 +202,8 @@ class Oracle:
         return self.budget - self.n_queries
 
     def latent_stream(self, entropy: int, stream: int = 0) -> LatentStream:
-        return LatentStream(self.perturbation, self.x_shape, entropy, stream)
+        """The latent samples of ``(entropy, stream)``, made on the model's device."""
+        return LatentStream(self.perturbation, self.x_shape, entropy, stream, self.device)
 
     def _reference_output(self) -> torch.Tensor:
         """Model output at the clean input (not counted as a query: it defines the reference)."""

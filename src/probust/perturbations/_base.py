@@ -22,6 +22,7 @@ from typing import ClassVar, Literal
 import numpy as np
 import torch
 
+from .. import _counter_rng
 from ..errors import ConfigurationError, InputError
 
 Clip = tuple[float, float] | None
@@ -114,21 +115,24 @@ class Perturbation(ABC):
         generator: np.random.Generator,
         out: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Draw ``n`` latent samples from the base law as a float32 CPU tensor (into ``out`` if given).
+        """Draw ``n`` latent samples from the base law as a float32 tensor (into ``out`` if given, on its device).
 
-        Latents are always float32, whatever the model's dtype, so that a seed gives the same samples for
-        float32 and float64 models; ``apply`` casts them to the input's dtype. Uniforms come from numpy
-        (1.5x faster than torch's on CPU); normals from torch seeded by the numpy generator (torch's normal
-        sampler is 2x faster than numpy's). Random-number generation is the main cost of plain Monte Carlo
-        besides the model itself, and ``out`` lets a caller fill one buffer instead of concatenating blocks.
+        One 63-bit key is drawn from ``generator``: uniforms are the counter-based uniforms 0 .. of that key
+        (:mod:`probust._counter_rng`, the same numbers on every device), normals come from torch's sampler
+        seeded with it, on ``out``'s device (torch's normal sampler is 2x faster than numpy's; its numbers
+        depend on the device type). Latents are always float32, whatever the model's dtype, so that a seed
+        gives the same samples for float32 and float64 models; ``apply`` casts them to the input's dtype.
+        Random-number generation is the main cost of plain Monte Carlo besides the model itself, and ``out``
+        lets a caller fill one buffer instead of concatenating blocks.
         """
         shape = (n, *self.latent_shape(x_shape))
         if out is None:
             out = torch.empty(shape, dtype=torch.float32)
+        key = int(generator.integers(2**63))
         if self.latent_law == "uniform":
-            generator.random(out=out.numpy(), dtype=np.float32)
+            _counter_rng.uniforms(key, 0, out)
         else:
-            torch.randn(shape, generator=torch.Generator().manual_seed(int(generator.integers(2**63))), out=out)
+            torch.randn(shape, generator=torch.Generator(out.device).manual_seed(key), out=out)
         return out
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:

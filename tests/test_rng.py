@@ -1,0 +1,120 @@
+"""Counter-based uniforms (probust._counter_rng) and the latent stream built on them.
+
+Statistical checks run at a fixed seed, so they are deterministic; their level (alpha = 1e-4 each) is what
+a generator with the right law would fail at, so a failure means a wrong law, not bad luck.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from probust import _counter_rng, _rng
+from probust.perturbations import UniformL2, UniformLinf
+from probust.querying import LatentStream
+
+ALPHA = 1e-4
+MASK = (1 << 64) - 1
+
+
+def splitmix64(seed: int, n: int) -> list[int]:
+    """Reference SplitMix64 (Steele, Lea & Flood 2014) in Python integers."""
+    out, state = [], seed
+    for _ in range(n):
+        state = (state + _counter_rng.GAMMA) & MASK
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+        out.append(z ^ (z >> 31))
+    return out
+
+
+def backends() -> list[str]:
+    return ["torch"] + (["numba"] if _counter_rng._numba_kernel() is not None else [])
+
+
+@pytest.mark.parametrize("backend", backends())
+@pytest.mark.parametrize("key", [0, 1, 2**63 - 1, 2**64 - 1])
+def test_uniforms_are_splitmix64_words_cut_in_two(backend, key):
+    words = splitmix64(key, 5)
+    expected = [b for w in words for b in (w >> 40, (w >> 16) & 0xFFFFFF)]
+    assert splitmix64(0, 1)[0] == 0xE220A8397B1DCDAF  # the published first output for seed 0
+    got = _counter_rng.uniforms(key, 0, torch.empty(10), backend=backend)
+    assert torch.equal(got, torch.tensor(expected, dtype=torch.float32) * 2.0**-24)
+
+
+@pytest.mark.portability
+@pytest.mark.parametrize("start, n", [(0, 0), (0, 1), (1, 1), (3, 4), (7, 1001), (2**40 + 1, 64), (0, 200_000)])
+def test_numba_and_torch_agree_bit_for_bit_at_any_offset(start, n):
+    if _counter_rng._numba_kernel() is None:
+        pytest.skip("numba is not installed")
+    key = 0x0123456789ABCDEF
+    a = _counter_rng.uniforms(key, start, torch.empty(n), backend="numba")
+    b = _counter_rng.uniforms(key, start, torch.empty(n), backend="torch")
+    assert torch.equal(a, b)
+    whole = _counter_rng.uniforms(key, start - start % 2, torch.empty(n + 2))
+    assert torch.equal(whole[start % 2 : start % 2 + n], a)  # a uniform depends on its index only
+
+
+def test_a_non_contiguous_output_is_filled_in_c_order():
+    out = torch.empty(6, 4).t()
+    _counter_rng.uniforms(9, 0, out)
+    assert torch.equal(out, _counter_rng.uniforms(9, 0, torch.empty(4, 6)))
+
+
+def test_bad_arguments_are_rejected():
+    with pytest.raises(TypeError, match="float32"):
+        _counter_rng.uniforms(1, 0, torch.empty(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="64-bit"):
+        _counter_rng.uniforms(2**64, 0, torch.empty(3))
+
+
+def test_the_law_is_uniform_on_the_float32_grid():
+    u = _counter_rng.uniforms(_rng.stream_key(2026, 0), 0, torch.empty(2**18)).double().numpy()
+    m = u * 2**24
+    assert np.array_equal(m, np.floor(m)) and m.min() >= 0 and m.max() <= 2**24 - 1  # the grid k / 2^24
+    assert stats.kstest(u, "uniform").pvalue > ALPHA
+    # The fine structure: the lowest 8 of the 24 bits are uniform too (256 cells).
+    assert stats.chisquare(np.bincount(m.astype(np.int64) % 256, minlength=256)).pvalue > ALPHA
+    # The two uniforms cut from one word are independent (16 x 16 cells of the pair).
+    pairs = np.floor(u.reshape(-1, 2) * 16).astype(np.int64)
+    assert stats.chisquare(np.bincount(pairs[:, 0] * 16 + pairs[:, 1], minlength=256)).pvalue > ALPHA
+
+
+def test_streams_and_seeds_are_independent():
+    a, b, c = (_counter_rng.uniforms(_rng.stream_key(e, s), 0, torch.empty(2**16)).double().numpy()
+               for e, s in ((5, 0), (5, 1), (6, 0)))
+    for x, y in ((a, b), (a, c)):
+        # Under independence sqrt(n) * Pearson r is ~N(0, 1).
+        r = np.corrcoef(x, y)[0, 1]
+        assert 2 * stats.norm.sf(abs(r) * np.sqrt(len(x))) > ALPHA
+        assert stats.ks_2samp(x, y).pvalue > ALPHA
+
+
+@pytest.mark.portability
+@pytest.mark.parametrize("pert, x_shape", [(UniformLinf(eps=0.1), (7,)), (UniformLinf(eps=0.1), (1, 4, 4)),
+                                           (UniformL2(eps=1.0), (7,))], ids=["uniform-odd", "uniform", "normal"])
+def test_same_seed_same_samples_at_any_request_sizes(pert, x_shape):
+    whole = LatentStream(pert, x_shape, entropy=123).take(1000)
+    stream = LatentStream(pert, x_shape, entropy=123)
+    assert torch.equal(whole, torch.cat([stream.take(k) for k in (1, 255, 256, 300, 0, 188)]))
+    assert not torch.equal(whole, LatentStream(pert, x_shape, entropy=124).take(1000))
+    assert not torch.equal(whole, LatentStream(pert, x_shape, entropy=123, stream=1).take(1000))
+
+
+def test_the_device_path_gives_the_cpu_numbers(monkeypatch):
+    """On a GPU the torch kernel runs; here it runs on the CPU through the same code (numba switched off)."""
+    pert = UniformLinf(eps=0.1)
+    cpu = LatentStream(pert, (3, 5), entropy=7).take(777)
+    monkeypatch.setattr(_counter_rng, "_numba_kernel", lambda: None)
+    stream = LatentStream(pert, (3, 5), entropy=7, device="cpu")
+    assert torch.equal(torch.cat([stream.take(500), stream.take(277)]), cpu)
+
+
+def test_sample_latent_fills_out_on_its_device_from_one_key():
+    pert = UniformLinf(eps=0.1)
+    z = pert.sample_latent(10, (3,), np.random.default_rng(4))
+    key = int(np.random.default_rng(4).integers(2**63))
+    assert z.dtype == torch.float32 and torch.equal(z, _counter_rng.uniforms(key, 0, torch.empty(10, 3)))
