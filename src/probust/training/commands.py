@@ -26,7 +26,8 @@ def register(commands: Any) -> None:
     """Add ``probust train``."""
     p = commands.add_parser("train", help="train a zoo architecture with a PR training method; save a state dict")
     p.add_argument("--arch", required=True, help=f"architecture: {', '.join(zoo.ARCHITECTURES)}")
-    p.add_argument("--dataset", required=True, help=f"zoo data set (its train split): {', '.join(zoo.list_datasets())}")
+    p.add_argument("--dataset", required=True,
+                   help=f"zoo data set (its train split): {', '.join(zoo.list_datasets())}")
     p.add_argument("--method", required=True, help=f"training method: {', '.join(METHODS)}")
     p.add_argument("--eps", type=float, required=True, help="training radius (L-infinity, inputs in [0, 1])")
     p.add_argument("--epochs", type=_commands.count, required=True)

@@ -64,8 +64,8 @@ def _mark_front(rows: list[dict[str, Any]]) -> None:
     for r in scored:
         a = [r[k][0] for k in FRONT]
         r["front"] = not any(
-            all(o[k][0] >= v for k, v in zip(FRONT, a, strict=True)) and any(o[k][0] > v for k, v in zip(FRONT, a, strict=True))
-            for o in scored if o is not r)
+            all(o[k][0] >= v for k, v in zip(FRONT, a, strict=True))
+            and any(o[k][0] > v for k, v in zip(FRONT, a, strict=True)) for o in scored if o is not r)
 
 
 def _pct(stat: tuple[float, float] | None) -> str:
@@ -89,7 +89,8 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> list[list[str]]:
             continue
         radii = [k[3:] for k in r if k.startswith("pr@")]
         prs = [f"{_pct(r['pr@' + e])} [{100 * r['ci@' + e][0]:.1f}, {100 * r['ci@' + e][1]:.1f}]" for e in radii]
-        out.append([r["method"], "*" if r["front"] else "", f"{r['seeds']}" + (f" ({r['errors']} err)" if r["errors"] else ""),
+        seeds = f"{r['seeds']}" + (f" ({r['errors']} err)" if r["errors"] else "")
+        out.append([r["method"], "*" if r["front"] else "", seeds,
                     _pct(r["clean"]), *prs, _pct(r["ar_pgd20"]), _pct(r["ar_strong"]),
                     *[_pct(r[f"probacc@{k:g}"]) for k in KAPPAS], _pct(r["certacc@0.05"]), _pct(r["ge_acc"]),
                     _pct(r["ge_pr"]), f"{r['train_s'][0]:.0f} ± {r['train_s'][1]:.0f}",
@@ -99,8 +100,8 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> list[list[str]]:
 
 def describe(config: dict[str, Any]) -> str:
     n = "all" if config["n_train"] is None else f"the first {config['n_train']}"
-    return (f"{config['bench_version']}: {config['dataset']} ({n} training images), {config['arch']}, training radius "
-            f"eps = {config['eps']:g}, {config['epochs']} epochs of Adam (lr {config['lr']:g}, batch "
+    return (f"{config['bench_version']}: {config['dataset']} ({n} training images), {config['arch']}, "
+            f"training radius eps = {config['eps']:g}, {config['epochs']} epochs of Adam (lr {config['lr']:g}, batch "
             f"{config['batch_size']}) for every method, seeds {config['seeds']}; protocol: {config['mc_samples']} MC "
             f"samples per input on the first {config['n_pr']} test images, AR on the first {config['n_ar']}, "
             f"strong attack {config['restarts']} x PGD-{config['strong_steps']}")
@@ -146,9 +147,11 @@ def html_page(rid: str, config: dict[str, Any], cells: Sequence[dict[str, Any]])
     img = figure(rows) if any("clean" in r for r in rows) else ""
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Training leaderboard {rid}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1300px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse;font-size:.85em}}td,th{{border-bottom:1px solid #ddd;padding:.25em .5em;text-align:left}}
+table{{border-collapse:collapse;font-size:.85em}}
+td,th{{border-bottom:1px solid #ddd;padding:.25em .5em;text-align:left}}
 img{{max-width:100%}}</style></head><body><h1>Training leaderboard</h1>
 <p>{html.escape(describe(config))} &middot; run <code>{rid}</code></p>
 <p>Hardware: {html.escape(hardware_line(config))}</p>
 {_html_table(headers(rows), table_rows(rows))}<p>{html.escape(_NOTE)}</p>
-{f'<img alt="PR against AR" src="{img}">' if img else ''}<p>probust {html.escape(config['probust'])}</p></body></html>"""
+{f'<img alt="PR against AR" src="{img}">' if img else ''}
+<p>probust {html.escape(config['probust'])}</p></body></html>"""
