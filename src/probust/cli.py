@@ -33,9 +33,10 @@ from .campaign import commands as campaign_commands
 from .errors import ProbustError
 from .estimators import ESTIMATORS, SequentialCertifier
 from .perturbations import PERTURBATIONS, Perturbation
+from .perturbations.spec import COMPOSE_EXAMPLE
 from .reliability import commands as reliability_commands
-from .training import commands as training_commands
 from .result import CertifyResult, Result
+from .training import commands as training_commands
 
 #: Exit status of a run stopped by Ctrl-C (128 + SIGINT, the shell convention).
 EXIT_INTERRUPTED = 130
@@ -115,6 +116,7 @@ def _list(args: argparse.Namespace, argv: list[str]) -> int:
     for name, cls in PERTURBATIONS.items():
         perturbations.add_row(name, _example_spec(cls), _summary_line(cls))
     console.print(perturbations)
+    console.print(f"Combine perturbations (applied in turn, independent latents): {COMPOSE_EXAMPLE}")
     estimators = Table("estimator", "description", title="Estimators (evaluate --estimator)")
     for name, cls in ESTIMATORS.items():
         estimators.add_row(name, _summary_line(cls))
