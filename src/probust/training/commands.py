@@ -50,7 +50,8 @@ def register_bench(actions: Any) -> None:
     run.add_argument("--n-train", type=_commands.count, help="train on the first N training images")
     run.add_argument("--n-pr", type=_commands.count, help="test inputs for PR (default 500; quick 40)")
     run.add_argument("--n-ar", type=_commands.count, help="test inputs for AR (default 500; quick 60)")
-    run.add_argument("--shard", default="0/1", metavar="I/N", help="compute only shard I of N (N processes on one database)")
+    run.add_argument("--shard", default="0/1", metavar="I/N",
+                     help="compute only shard I of N (N processes on one database)")
     run.add_argument("--db", default=DEFAULT_DB, metavar="PATH")
     run.add_argument("--quiet", action="store_true")
     run.set_defaults(handler=bench_command)

@@ -114,9 +114,9 @@ def hardware_line(config: dict[str, Any]) -> str:
 
 
 _NOTE = ("Mean ± sd over seeds. PR: PRBench's number (mean over correctly classified inputs of the 100-sample MC "
-         "estimate), with the mean over seeds of the per-seed 95% empirical-Bernstein interval in brackets. ProbAcc and "
-         "certified ProbAcc at the training radius. front: on the Pareto front of (PR at the training radius, strong "
-         "AR, clean accuracy), method means. GE: train minus test (first n images of each split).")
+         "estimate), with the mean over seeds of the per-seed 95% empirical-Bernstein interval in brackets. ProbAcc "
+         "and certified ProbAcc at the training radius. front: on the Pareto front of (PR at the training radius, "
+         "strong AR, clean accuracy), method means. GE: train minus test (first n images of each split).")
 
 
 def markdown(rid: str, config: dict[str, Any], cells: Sequence[dict[str, Any]]) -> str:
