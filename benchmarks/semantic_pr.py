@@ -12,8 +12,8 @@ Part ``rare``: rotation with a normal angle law on one mnist-cnn input, at two a
 Carlo with 10^6 samples resolves p (~1e-3) and one where it cannot (p < 1e-6). The reference is a 1-D
 quadrature of the latent: the rotation has one parameter, so the failure set is found by scanning the angle
 on a 0.05-degree grid over [-180, 180] and bisecting every change of label to 1e-6 degrees (float32 latents
-resolve ~2e-5 degrees), and its normal mass is summed exactly (scipy ndtr). Splitting (amls, last-particle) and gradient (is, gradient-smc)
-estimators run with 10^5 queries each.
+resolve ~2e-5 degrees), and its normal mass is summed exactly (scipy ndtr). Splitting (amls,
+last-particle) and gradient (is, gradient-smc) estimators run with 10^5 queries each.
 
 Run: OMP_NUM_THREADS=1 nice .venv/bin/python benchmarks/semantic_pr.py [--part proa|rare|all] [--inputs 10]
 """
