@@ -13,7 +13,7 @@ PIP_C  := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 JOBS   ?= auto
 PYTEST := $(PY) -m pytest -q -n $(JOBS) --dist worksteal
 
-.PHONY: install demo test test-portability test-full bench pr-bench pr-bench-quick lint clean screenshot
+.PHONY: install data demo test test-portability test-full bench pr-bench pr-bench-quick lint clean screenshot
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,7 +21,13 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m pip install -q $(PIP_C) -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) data
+
+# Fashion-MNIST for the zoo (Debian's dataset-fashion-mnist, docs/training.md), best effort as .ci/run installs
+# chromium: without it (no apt, no root) the tests that need it skip and say why.
+data:
+	@test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || \
+		{ apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; } >/dev/null 2>&1 || true
 
 demo: install
 	$(VENV)/bin/probust evaluate --model mnist-cnn --dataset mnist --indices 0:10 \

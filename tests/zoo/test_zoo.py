@@ -55,7 +55,7 @@ def row_hashes(ds: ArrayDataset) -> Counter[str]:
 
 
 def test_list_datasets() -> None:
-    assert list_datasets() == ["digits", "mnist"]
+    assert list_datasets() == ["digits", "fashion-mnist", "mnist"]
 
 
 @pytest.mark.parametrize(("name", "split"), list(SIZES))
@@ -123,7 +123,7 @@ def test_array_dataset_validates_and_infers_num_classes() -> None:
         ArrayDataset("toy", "all", torch.zeros(3, 1, 2, 2), torch.tensor([0.0, 2.0, 1.0]))
 
 
-@pytest.mark.parametrize(("name", "split", "listed"), [("cifar10", "test", "digits, mnist"),
+@pytest.mark.parametrize(("name", "split", "listed"), [("cifar10", "test", "digits, fashion-mnist, mnist"),
                                                        ("mnist", "validation", "train, test, all")])
 def test_unknown_dataset_or_split(name: str, split: str, listed: str) -> None:
     with pytest.raises(ConfigurationError, match=listed):

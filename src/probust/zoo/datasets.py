@@ -24,6 +24,9 @@ so that a slice such as ``load_dataset("mnist")[:100]`` mixes the classes.
 - MNIST: 100 test / 400 train images per class, i.e. 1,000 test / 4,000 train.
 - digits: 359 test / 1,438 train (20% of each class, rounded).
 
+``"fashion-mnist"`` (Debian's ``dataset-fashion-mnist`` package, :mod:`probust.zoo.fashion_mnist`) keeps its
+official 60,000 / 10,000 split instead, each part permuted with the same generator.
+
 ``split="all"`` returns every image in file order (for MNIST that order is sorted by label).
 """
 
@@ -42,6 +45,8 @@ import numpy as np
 import torch
 
 from probust.errors import ConfigurationError, DataError
+from probust.zoo.fashion_mnist import N_TRAIN as FASHION_N_TRAIN
+from probust.zoo.fashion_mnist import read_fashion_mnist
 
 __all__ = ["SPLITS", "ArrayDataset", "list_datasets", "load_dataset"]
 
@@ -174,7 +179,10 @@ def _read_digits() -> tuple[np.ndarray, np.ndarray]:
 _READERS: dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]] = {
     "mnist": lambda: _parse_mnist(_mnist_path()),
     "digits": _read_digits,
+    "fashion-mnist": read_fashion_mnist,  # keeps its official split (OFFICIAL_TRAIN), see zoo/fashion_mnist.py
 }
+#: Data sets that keep their authors' train/test split: the first N rows (file order) are the training set.
+OFFICIAL_TRAIN = {"fashion-mnist": FASHION_N_TRAIN}
 
 
 def list_datasets() -> list[str]:
@@ -193,9 +201,15 @@ def _arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.cache
 def _split_indices(name: str) -> dict[str, np.ndarray]:
-    """Apply the split rule of the module docstring."""
+    """Apply the split rule of the module docstring (or the official split, shuffled, for OFFICIAL_TRAIN)."""
     _, y = _arrays(name)
     rng = np.random.default_rng(_SPLIT_SEED)
+    if name in OFFICIAL_TRAIN:
+        n = OFFICIAL_TRAIN[name]
+        official = {"train": rng.permutation(n), "test": n + rng.permutation(len(y) - n), "all": np.arange(len(y))}
+        for idx in official.values():
+            idx.setflags(write=False)
+        return official
     train, test = [], []
     for c in range(_NUM_CLASSES):
         perm = rng.permutation(np.flatnonzero(y == c))
@@ -217,7 +231,7 @@ def load_dataset(name: str, split: str = "test") -> ArrayDataset:
 
     Parameters
     ----------
-    name : {"mnist", "digits"}
+    name : {"mnist", "digits", "fashion-mnist"}
         Data set name.
     split : {"test", "train", "all"}, default "test"
         Which part; the fixed rule is stated in the module docstring.
