@@ -12,11 +12,12 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 
 from ..errors import ConfigurationError
 from ..perturbations import Perturbation
 
-__all__ = ["Method", "Step", "noise_draws"]
+__all__ = ["Method", "Step", "check_level", "noise_draws", "noise_losses"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,3 +83,14 @@ def noise_draws(x: torch.Tensor, m: int, step: Step) -> torch.Tensor:
         z = torch.randn(size, generator=step.generator, dtype=x.dtype)
     xp = x.repeat(m, *([1] * (x.ndim - 1))) + p.displacement(z, shape).to(x.dtype)
     return xp if p.clip is None else xp.clamp_(*p.clip)
+
+
+def noise_losses(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, m: int, step: Step) -> torch.Tensor:
+    """Cross-entropy at ``m`` draws per input from the training law, shape ``(m, B)``."""
+    return F.cross_entropy(model(noise_draws(x, m, step)), y.repeat(m), reduction="none").view(m, len(x))
+
+
+def check_level(method: str, name: str, value: float) -> None:
+    """A risk level (CVaR's beta, EVaR's alpha) must lie in (0, 1]."""
+    if not 0 < value <= 1:
+        raise ConfigurationError(f"{method}: {name} must be in (0, 1], got {value}")

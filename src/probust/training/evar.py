@@ -13,10 +13,8 @@ import dataclasses
 import math
 
 import torch
-import torch.nn.functional as F
 
-from ..errors import ConfigurationError
-from ._base import Method, Step, noise_draws
+from ._base import Method, Step, check_level, noise_losses
 
 _THETAS = torch.logspace(-1, 1.5, 11)  # 0.1 .. 31.6: from near the mean to near the max of the M losses
 
@@ -31,8 +29,7 @@ class EVaR(Method):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 0 < self.alpha <= 1:
-            raise ConfigurationError(f"evar: alpha must be in (0, 1], got {self.alpha}")
+        check_level(self.name, "alpha", self.alpha)
 
     @property
     def cost(self) -> float:  # type: ignore[override]
@@ -40,7 +37,7 @@ class EVaR(Method):
 
     def loss(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, step: Step) -> torch.Tensor:
         m = self.samples
-        losses = F.cross_entropy(model(noise_draws(x, m, step)), y.repeat(m), reduction="none").view(m, len(x))
+        losses = noise_losses(model, x, y, m, step)
         theta = _THETAS.to(losses.dtype)[:, None]  # (T, 1)
         values = (torch.logsumexp(theta[:, None] * losses, 1) - math.log(m) - math.log(self.alpha)) / theta
         best = values.detach().argmin(0)  # (B,)

@@ -10,9 +10,8 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-import torch.nn.functional as F
 
-from ._base import Method, Step, noise_draws
+from ._base import Method, Step, noise_losses
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,4 +26,4 @@ class NoiseAugmentation(Method):
         return float(self.samples)
 
     def loss(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, step: Step) -> torch.Tensor:
-        return F.cross_entropy(model(noise_draws(x, self.samples, step)), y.repeat(self.samples))
+        return noise_losses(model, x, y, self.samples, step).mean()

@@ -14,10 +14,8 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-import torch.nn.functional as F
 
-from ..errors import ConfigurationError
-from ._base import Method, Step, noise_draws
+from ._base import Method, Step, check_level, noise_losses
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,15 +28,13 @@ class PRLCVaR(Method):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 0 < self.beta <= 1:
-            raise ConfigurationError(f"prl-cvar: beta must be in (0, 1], got {self.beta}")
+        check_level(self.name, "beta", self.beta)
 
     @property
     def cost(self) -> float:  # type: ignore[override]
         return float(self.samples)
 
     def loss(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, step: Step) -> torch.Tensor:
-        m = self.samples
-        losses = F.cross_entropy(model(noise_draws(x, m, step)), y.repeat(m), reduction="none").view(m, len(x))
+        losses = noise_losses(model, x, y, self.samples, step)
         t = torch.quantile(losses.detach(), 1 - self.beta, dim=0)
         return (t + (losses - t).clamp_min(0).mean(0) / self.beta).mean()
