@@ -92,7 +92,8 @@ class TrainingStore(BenchStore):
     def add_training_cell(self, key: tuple, status: str, record: str | None, protocol: str | None,
                           message: str | None, hardware: str) -> None:
         with self._transaction() as db:
-            db.execute("INSERT INTO training_cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            # OR IGNORE: two processes that computed the same cell (overlapping shards) keep the first row
+            db.execute("INSERT OR IGNORE INTO training_cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (*key, status, record, protocol, message, hardware, time.time()))
 
     def training_keys(self) -> set[tuple]:
@@ -157,13 +158,12 @@ def run_training_bench(
     hid = hardware_id(config["hardware"])
     store.add_hardware(hid, config["hardware"])
     train_data, test_data = _datasets(bench)
-    done = store.training_keys()
     computed = 0
     cells = plan(bench)
     for key, owner in zip(cells, shards(cells, count), strict=True):
         if owner != index:
             continue
-        if key in done:
+        if key in store.training_keys():  # read afresh: another process may have finished it meanwhile
             if on_cell:
                 on_cell(key, "stored", False)
             continue
