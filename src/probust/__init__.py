@@ -1,8 +1,9 @@
 """probust: measure, certify and improve the probabilistic robustness of deep-learning models."""
 
-from . import estimators, perturbations, properties, reliability, training, zoo
+from . import conformal, estimators, explanations, perturbations, properties, reliability, training, zoo
 from ._version import __version__
 from .api import certify, estimate
+from .conformal import ConformalCover, ConformalSize, SplitConformal
 from .errors import (
     ConfigurationError,
     DataError,
@@ -11,6 +12,7 @@ from .errors import (
     ModelLoadError,
     ProbustError,
 )
+from .explanations import ExplanationCorrelation, ExplanationTopK, NoGradientError, Saliency
 from .intervals import ConfidenceInterval, binomial_ci, sample_size
 from .output_regions import OutputRegion
 from .properties import LabelChange, RegressionTolerance, SoftmaxStability, TopK
@@ -23,24 +25,33 @@ __all__ = [
     "CertifyResult",
     "ConfidenceInterval",
     "ConfigurationError",
+    "ConformalCover",
+    "ConformalSize",
     "Counterexample",
     "DataError",
+    "ExplanationCorrelation",
+    "ExplanationTopK",
     "InputError",
     "LabelChange",
     "ModelError",
     "ModelLoadError",
+    "NoGradientError",
     "ProbustError",
     "RegressionTolerance",
     "SoftmaxStability",
     "Normalized",
     "OutputRegion",
     "Result",
+    "Saliency",
+    "SplitConformal",
     "TopK",
     "VnnlibCase",
     "binomial_ci",
     "certify",
+    "conformal",
     "estimate",
     "estimators",
+    "explanations",
     "perturbations",
     "properties",
     "read_vnnlib",

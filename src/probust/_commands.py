@@ -28,9 +28,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from . import _rng, zoo
+from . import _rng, failure_spec, zoo
 from ._io import check_output_path, load_inputs, load_model, model_input_shape, parse_indices
-from .errors import ConfigurationError, DataError
+from .errors import ConfigurationError, DataError, ProbustError
 from .estimators import ESTIMATORS, Estimator, get_estimator
 from .intervals import METHODS, check_confidence
 from .perturbations import Perturbation, parse_perturbation
@@ -119,6 +119,10 @@ def add_task_options(parser: argparse.ArgumentParser, vnnlib: bool = False) -> N
     parser.add_argument("--label", choices=("prediction", "dataset"), default="prediction",
                         help="reference label: the model's prediction (Definition 1, default) "
                              "or the true label")
+    parser.add_argument("--failure", metavar="SPEC",
+                        help="failure property (default label-change), e.g. top-k:k=2, "
+                             "explanation-topk:k=20,min_overlap=0.6, conformal-cover:alpha=0.05 "
+                             f"(one of {', '.join(failure_spec.FAILURES)})")
     parser.add_argument("--json", metavar="PATH", help="write a JSON report once every input is done")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -176,6 +180,7 @@ def prepare(args: argparse.Namespace, estimator: Estimator, **extra_config: Any)
     if args.perturbation is None:
         raise ConfigurationError("--perturbation is required (or --vnnlib, whose boxes are the input sets)")
     perturbation = parse_perturbation(args.perturbation)
+    spec = failure_spec.parse_failure(args.failure) if getattr(args, "failure", None) else None
     budget = check_budget(args.budget, estimator.min_budget)
     confidence = check_confidence(args.confidence)
     seed = _rng.resolve_seed(args.seed)
@@ -199,13 +204,49 @@ def prepare(args: argparse.Namespace, estimator: Estimator, **extra_config: Any)
         "budget": budget, "confidence": confidence, "seed": seed, "label_source": args.label,
         "batch_size": args.batch_size, "device": args.device, **extra_config,
     }
+    failures = None
+    if spec is not None:
+        failure_spec.check_calibration_leak(spec, args.model, args.dataset, source.get("split", ""), indices)
+        model, failures, config["failure"] = prepare_failures(spec, model, args.model, x, y, indices, args.label)
     return Task(model, x, y, indices, perturbation, seed, budget, confidence, args.label,
-                args.batch_size, args.device, json_path, args.quiet, config)
+                args.batch_size, args.device, json_path, args.quiet, config, failures=failures)
+
+
+def prepare_failures(spec: failure_spec.FailureSpec, model: Model, model_name: str, x: torch.Tensor,
+                     y: torch.Tensor | None, indices: list[int], label_source: str,
+                     ) -> tuple[Model, dict[int, Property], dict[str, Any]]:
+    """The model to query and one property per selected input (its true label under ``--label dataset``).
+
+    The property is resolved once on the first input, so a model that does not meet its requirements
+    (no gradients for a saliency map, no logits for a conformal set) fails before the run starts.
+    """
+    if label_source == "dataset" and not spec.takes_label:
+        raise ConfigurationError(f"--label dataset does not apply to --failure {spec.name} (it has no reference "
+                                 "label); drop --label")
+    failures, record = {}, {"name": spec.name, **spec.params}
+    for i in indices:
+        label = int(y[i]) if label_source == "dataset" and y is not None else None
+        queried, failures[i], extra = failure_spec.build_failure(spec, model, model_name, label)
+        record.update(extra)
+        if "qhat" in extra:  # calibrated once (conformal): reuse its qhat for the other inputs
+            spec = dataclasses.replace(spec, params={**{k: v for k, v in spec.params.items() if k != "alpha"},
+                                                     "qhat": extra["qhat"]})
+    first = failures[indices[0]] if indices else None
+    if first is not None:
+        try:
+            with torch.inference_mode():
+                first.resolve(queried(x[indices[0]].unsqueeze(0)))
+        except ProbustError:
+            raise
+        except (RuntimeError, ValueError, TypeError, IndexError):
+            pass  # a shape or device problem: the estimator's oracle reports it with its own advice
+    return queried, failures, record
 
 
 def prepare_vnnlib(args: argparse.Namespace, estimator: Estimator, **extra_config: Any) -> Task:
     """A task of one input per box of a VNNLIB file: x the box centre, uniform in the box, failure its outputs."""
-    for flag, given in (("--perturbation", args.perturbation), ("--split", args.split), ("--indices", args.indices)):
+    for flag, given in (("--perturbation", args.perturbation), ("--split", args.split), ("--indices", args.indices),
+                        ("--failure", getattr(args, "failure", None))):
         if given is not None:
             raise ConfigurationError(f"{flag} does not apply with --vnnlib (its boxes are the inputs); drop it")
     if args.label != "prediction":
