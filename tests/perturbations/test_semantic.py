@@ -206,3 +206,14 @@ def test_lipschitzness_refuses_non_additive_families():
 
     with pytest.raises(ConfigurationError, match="additive noise"):
         probabilistic_lipschitz(torch.nn.Flatten(), torch.zeros(3, 1, 5, 5), Rotation(deg=3), 1.0)
+
+
+def test_zoo_mnist_inputs_are_images_the_families_accept():
+    import probust as pb
+
+    x, _ = pb.zoo.load_dataset("mnist", split="test")[0]
+    assert tuple(x.shape) == (1, 28, 28)
+    for pert in ALL:
+        pert.check_input(x)
+        z = pert.sample_latent(4, x.shape, np.random.default_rng(0))
+        assert pert.apply(x, z).shape == (4, 1, 28, 28)
