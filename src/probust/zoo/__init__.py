@@ -14,6 +14,7 @@ torch.Size([1, 10])
 
 from probust.zoo.architectures import ARCHITECTURES
 from probust.zoo.datasets import ArrayDataset, list_datasets, load_dataset
+from probust.zoo.diabetes import load_diabetes, load_diabetes_mlp
 from probust.zoo.models import list_models, load_model, load_state_dict_into, model_info
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "list_datasets",
     "list_models",
     "load_dataset",
+    "load_diabetes",
+    "load_diabetes_mlp",
     "load_model",
     "load_state_dict_into",
     "model_info",
