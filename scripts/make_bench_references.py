@@ -224,6 +224,8 @@ def make_relu(keep_scales: bool = False) -> None:
 SEMANTIC_CASES = [
     ("semantic/rotation/uniform/p1e-01", "rotation:deg=30", "ramp", 5, [2, 3], 1e-1, True),
     ("semantic/rotation/normal/p1e-06", "rotation:deg=5,law=normal", "ramp", 5, [2, 3], 1e-6, False),
+    ("semantic/rotation/normal-unequal-tails/p1e-06", "rotation:deg=5,law=normal", "tilted-ramp", 5, [2, 3], 1e-6,
+     False),
     ("semantic/translation/uniform/p1e-02", "translation:px=2", "ramp", 5, [2, 2], 1e-2, False),
     ("semantic/translation/nearest/p1.25e-01", "translation:px=2,interpolation=nearest", "ramp", 5, [2, 2], None,
      False),

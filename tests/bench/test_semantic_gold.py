@@ -19,6 +19,10 @@ def closed_form(p: dict) -> float:
     """p from the family's formula: every read is 0.5 + 0.1 (...) and fails iff it is <= t."""
     spec, t = p["perturbation"], p["threshold"]
     k = (t - 0.5) / 0.1
+    if p["image"] == "tilted-ramp":  # 0.1 cos(theta) + 0.001 sin(theta) = r cos(theta - phi) <= t - 0.5
+        r, phi = math.hypot(0.1, 0.001), math.degrees(math.atan2(0.001, 0.1))
+        a = math.degrees(math.acos((t - 0.5) / r))
+        return special.ndtr(-(phi + a) / 5) + special.ndtr((phi - a) / 5)
     if spec == "rotation:deg=30":  # cos(theta) <= k, theta ~ U[-30, 30] degrees
         return 1 - math.degrees(math.acos(k)) / 30
     if spec == "rotation:deg=5,law=normal":
