@@ -137,15 +137,17 @@ class ExplanationTopK(Property):
     """Fewer than ``min_overlap * k`` of the clean top-``k`` features stay in the perturbed top-``k``.
 
     With ``S`` the clean top-``k`` set, ``m = ceil(min_overlap * k)`` the features of ``S`` that must stay,
-    ``u`` the ``(k+1)``-th largest perturbed attribution and ``s_m`` the ``m``-th largest perturbed attribution
-    over ``S``: the perturbed top-``k`` is ``{i : a'_i > u}``, so ``|S cap top-k| >= m <=> s_m > u`` and
+    ``s_m`` the ``m``-th largest perturbed attribution over ``S`` and ``r`` the ``(k - m + 1)``-th largest over
+    the features outside ``S``: at least ``m`` features of ``S`` are in the perturbed top-``k`` exactly when
+    fewer than ``k - m + 1`` outsiders beat the ``m``-th of them, i.e. ``s_m > r``, so
 
-        score = (u - s_m) / scale,  failure <=> score > 0 <=> overlap < min_overlap,
+        score = (r - s_m) / scale,  failure <=> score > 0 <=> overlap < min_overlap,
 
-    ``scale`` the clean map's largest value. The score is continuous in the map (the overlap itself is a
-    step function, useless to splitting estimators), positive exactly on failures. Ties: a perturbed
-    feature of ``S`` tied with ``u`` is counted out (score 0 is a failure, as for label ties); a tie in
-    the clean map at its ``k``-th value is broken by ``torch.topk``'s order.
+    ``scale`` the clean map's largest value. The score is continuous in the map on both sides of 0 (the
+    overlap itself is a step function, useless to splitting estimators): ``s_m`` and ``r`` are always
+    different features, so the score is 0 only at a genuine tie, counted as a failure (as for label ties).
+    With fewer than ``k - m + 1`` outsiders the property cannot fail (score -1). A tie in the clean map at its
+    ``k``-th value is broken by ``torch.topk``'s order.
     """
 
     k: int = 20
@@ -175,10 +177,14 @@ class ExplanationTopK(Property):
 
     def score(self, outputs: torch.Tensor) -> torch.Tensor:
         _check_maps(outputs, self.k + 1, f"explanation-topk with k={self.k}")
-        ref = torch.tensor(self.reference, device=outputs.device)
-        u = outputs.topk(self.k + 1, dim=1).values[:, self.k]
-        s_m = outputs[:, ref].topk(self.needed, dim=1).values[:, -1]
-        return _strict((u - s_m) / self.scale)
+        inside = torch.zeros(outputs.shape[1], dtype=torch.bool, device=outputs.device)
+        inside[list(self.reference)] = True
+        beaten_by = self.k - self.needed + 1  # outsiders that must beat the m-th feature of S for a failure
+        if beaten_by > outputs.shape[1] - self.k:
+            return torch.full((len(outputs),), -1.0, dtype=outputs.dtype, device=outputs.device)
+        s_m = outputs[:, inside].topk(self.needed, dim=1).values[:, -1]
+        r = outputs[:, ~inside].topk(beaten_by, dim=1).values[:, -1]
+        return _strict((r - s_m) / self.scale)
 
     def overlap(self, outputs: torch.Tensor) -> torch.Tensor:
         """Share of the clean top-k in each perturbed top-k (``torch.topk``'s order), for reports and tests."""
