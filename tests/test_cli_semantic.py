@@ -81,6 +81,13 @@ def test_a_rotation_of_vector_inputs_fails_cleanly(vectors, tmp_path, capsys):
     assert proc.returncode == 2 and "rotation transforms images" in proc.stderr and not out.exists()
 
 
+def test_a_campaign_on_vector_inputs_fails_before_creating_its_database(vectors, tmp_path, capsys):
+    db = tmp_path / "c.db"
+    code = main(["campaign", "run", "--model", MODEL, "--inputs", str(vectors), "--perturbation", ROTATION,
+                 "--budget", "100", "--db", str(db), "--quiet"])
+    assert code == 2 and "rotation transforms images" in capsys.readouterr().err and not db.exists()
+
+
 @pytest.mark.parametrize("spec, message", [("rotation:deg=30,law=cauchy", "law must be one of"),
                                            ("scaling:factor=1.5", "factor < 1"),
                                            ("rotation:deg=-5", "deg must be")])

@@ -193,6 +193,8 @@ def prepare(args: argparse.Namespace, estimator: Estimator, **extra_config: Any)
         model.to(args.device)  # the estimator moves inputs to --device, the model must follow
     x, y, source = load_data(args)
     indices = parse_indices(args.indices, len(x))
+    if indices:  # the inputs share one shape: a family that cannot take it fails before any work or file
+        perturbation.check_input(x[indices[0]])
     if args.label == "dataset" and y is None:
         raise DataError(
             f"--label dataset needs true labels, but {args.inputs} has none; save them as 'y' in a .npz "
