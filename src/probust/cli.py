@@ -30,7 +30,7 @@ from ._allocator import keep_freed_memory
 from ._io import write_json_atomic
 from .bench import commands as bench_commands
 from .campaign import commands as campaign_commands
-from .errors import ProbustError
+from .errors import ConfigurationError, ProbustError
 from .estimators import ESTIMATORS, SequentialCertifier
 from .perturbations import PERTURBATIONS, Perturbation
 from .perturbations.spec import COMPOSE_EXAMPLE
@@ -132,7 +132,10 @@ def _example_spec(cls: type[Perturbation]) -> str:
         f.name: values.get(f.name, 0.1) for f in dataclasses.fields(cls)
         if f.name != "clip" and f.default is dataclasses.MISSING
     }
-    return cls(**required, clip=(0.0, 1.0)).to_spec()
+    try:
+        return cls(**required, clip=(0.0, 1.0)).to_spec()
+    except ConfigurationError:  # a family without an input range (char-edits works on symbol codes)
+        return cls(**required).to_spec()
 
 
 def _summary_line(obj: object) -> str:

@@ -10,6 +10,7 @@ from .gaussian_blur import GaussianBlur
 from .rotation import Rotation
 from .scaling import Scaling
 from .spec import PERTURBATIONS, parse_perturbation
+from .text_edits import CharEdits
 from .translation import Translation
 from .uniform_l2 import UniformL2
 from .uniform_linf import UniformLinf
@@ -18,6 +19,7 @@ __all__ = [
     "PERTURBATIONS",
     "Box",
     "Brightness",
+    "CharEdits",
     "Compose",
     "Contrast",
     "Gaussian",

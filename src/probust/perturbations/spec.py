@@ -14,13 +14,14 @@ from .gaussian import Gaussian, TruncatedGaussian
 from .gaussian_blur import GaussianBlur
 from .rotation import Rotation
 from .scaling import Scaling
+from .text_edits import CharEdits
 from .translation import Translation
 from .uniform_l2 import UniformL2
 from .uniform_linf import UniformLinf
 
 PERTURBATIONS: dict[str, type[Perturbation]] = {
     cls.spec_name: cls for cls in (UniformLinf, UniformL2, Gaussian, TruncatedGaussian, Box,
-                                   Rotation, Translation, Scaling, Brightness, Contrast, GaussianBlur)
+                                   Rotation, Translation, Scaling, Brightness, Contrast, GaussianBlur, CharEdits)
 }
 #: ``compose(SPEC;SPEC;...)``: parts applied in turn (:class:`~probust.perturbations.Compose`).
 COMPOSE_EXAMPLE = "compose(rotation:deg=15;brightness:delta=0.2,clip=0:1)"
