@@ -111,3 +111,16 @@ def test_a_model_without_gradients_is_refused_before_the_run(tmp_path, capsys):
                  "--failure", "explanation-topk:k=8", "--budget", "300", "--quiet", "--json", str(path)])
     err = capsys.readouterr().err
     assert code == 2 and "no gradient" in err and "differentiable PyTorch model" in err and not path.exists()
+
+
+def test_a_campaign_records_its_failure_property(tmp_path, capsys):
+    db = tmp_path / "c.db"
+    for failure in ("explanation-topk:k=8,min_overlap=0.75", "conformal-cover:alpha=0.1"):
+        assert main(["campaign", "run", "--model", MODEL, "--dataset", DATASET, "--indices", "0:2", "--perturbation",
+                     EPS, "--failure", failure, "--budget", "200", "--db", str(db), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert len({line.split()[1] for line in out.splitlines() if line.startswith("campaign ")}) == 2  # two ids
+    report = tmp_path / "r.json"
+    assert main(["campaign", "report", "--db", str(db), "--campaign", out.split()[1].rstrip(":"),
+                 "--json", str(report)]) == 0
+    assert all(r["result"]["failure"].startswith("explanation-topk") for r in json.loads(report.read_text())["results"])

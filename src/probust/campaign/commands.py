@@ -22,7 +22,7 @@ from ..metrics import total_statistical_robustness
 from .store import ResultsStore
 
 #: The options that define what a campaign computes (stored, and replayed by ``resume``).
-TASK_OPTIONS = ("model", "arch", "dataset", "inputs", "split", "indices", "perturbation", "seed", "label",
+TASK_OPTIONS = ("model", "arch", "dataset", "inputs", "split", "indices", "perturbation", "failure", "seed", "label",
                 "estimator", "interval", "budget", "confidence")
 
 
