@@ -65,6 +65,7 @@ def main() -> None:
             results, seconds = run(queried, data, args.inputs, failure, pert, args.budget, args.seed)
             row(label, results, seconds)
     regression(args)
+    text(args)
 
 
 def regression(args: argparse.Namespace) -> None:
@@ -76,6 +77,20 @@ def regression(args: argparse.Namespace) -> None:
         pert = f"gaussian:sigma={sigma}"
         results, seconds = run(model, test, args.inputs, pb.RegressionTolerance(tol), pert, args.budget, args.seed)
         row(f"regression-tolerance {tol:g}, {pert}", results, seconds)
+
+
+
+def text(args: argparse.Namespace) -> None:
+    from probust.zoo.wordlang import load_wordlang_model, load_words, wordlang_record
+
+    model, (x, y, words) = load_wordlang_model(), load_words("test")
+    print(f"wordlang-cnn: test accuracy {wordlang_record()['test_accuracy']:.3f} on {len(y)} words; "
+          f"inputs: {', '.join(words[:args.inputs])}")
+    data = type("Words", (), {"x": x})
+    for pert in ("char-edits:rate=0.1,op=substitute", "char-edits:rate=0.1,op=delete",
+                 "char-edits:rate=0.2,op=substitute"):
+        results, seconds = run(model, data, args.inputs, pb.LabelChange(), pert, args.budget, args.seed)
+        row(f"label-change, {pert}", results, seconds)
 
 
 if __name__ == "__main__":
