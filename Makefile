@@ -23,11 +23,14 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 
 install: $(STAMP) data
 
-# Fashion-MNIST for the zoo (Debian's dataset-fashion-mnist, docs/training.md), best effort as .ci/run installs
-# chromium: without it (no apt, no root) the tests that need it skip and say why.
+# Fashion-MNIST for the zoo (Debian's dataset-fashion-mnist, docs/training.md) and the word lists of the
+# word-language text model (wamerican wfrench wngerman wspanish, src/probust/zoo/wordlang.py), best effort as
+# .ci/run installs chromium: without them (no apt, no root) the tests that need them skip and say why.
+DEB_DATA := dataset-fashion-mnist wamerican wfrench wngerman wspanish
 data:
-	@test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || \
-		{ apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; } >/dev/null 2>&1 || true
+	@test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz -a -f /usr/share/dict/spanish \
+		-a -f /usr/share/dict/ngerman -a -f /usr/share/dict/french -a -f /usr/share/dict/american-english || \
+		{ apt-get update -qq && apt-get install -y -qq $(DEB_DATA); } >/dev/null 2>&1 || true
 
 demo: install
 	$(VENV)/bin/probust evaluate --model mnist-cnn --dataset mnist --indices 0:10 \
