@@ -22,7 +22,7 @@ def _stats(values: list[float]) -> tuple[float, float]:
     a = np.asarray(values, dtype=float)
     if a.size == 0:
         return math.nan, math.nan
-    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else 0.0
+    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else math.nan  # no sd from one seed
 
 
 def summarize(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -71,7 +71,11 @@ def _mark_front(rows: list[dict[str, Any]]) -> None:
 def _pct(stat: tuple[float, float] | None) -> str:
     if stat is None or math.isnan(stat[0]):
         return "-"
-    return f"{100 * stat[0]:.2f} ± {100 * stat[1]:.2f}"
+    return f"{100 * stat[0]:.2f}" + ("" if math.isnan(stat[1]) else f" ± {100 * stat[1]:.2f}")
+
+
+def _seconds(stat: tuple[float, float]) -> str:
+    return f"{stat[0]:.0f}" + ("" if math.isnan(stat[1]) else f" ± {stat[1]:.0f}")
 
 
 def headers(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -93,7 +97,7 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> list[list[str]]:
         out.append([r["method"], "*" if r["front"] else "", seeds,
                     _pct(r["clean"]), *prs, _pct(r["ar_pgd20"]), _pct(r["ar_strong"]),
                     *[_pct(r[f"probacc@{k:g}"]) for k in KAPPAS], _pct(r["certacc@0.05"]), _pct(r["ge_acc"]),
-                    _pct(r["ge_pr"]), f"{r['train_s'][0]:.0f} ± {r['train_s'][1]:.0f}",
+                    _pct(r["ge_pr"]), _seconds(r["train_s"]),
                     f"{r['eval_s'][0]:.0f}"])
     return out
 
