@@ -396,17 +396,22 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` so that ``path`` holds either the old content or the complete new one.
+    """Write ``text`` (UTF-8) so that ``path`` holds either the old content or the complete new one."""
+    write_bytes_atomic(path, text.encode("utf-8"))
 
-    The text goes to a temporary file in the same directory (same file system, so the rename is atomic),
-    is flushed and fsynced, then renamed over ``path``.
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` so that ``path`` holds either the old content or the complete new one.
+
+    The bytes go to a temporary file in the same directory (same file system, so the rename is atomic),
+    are flushed and fsynced, then renamed over ``path``.
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp creates 0600; a report should be as readable as any file
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .._io import write_json_atomic
+from .._io import write_bytes_atomic, write_json_atomic
 from .._version import __version__
 from ..bench.hardware import hardware
 from ..errors import ConfigurationError, DataError, ModelError
@@ -220,16 +219,9 @@ def save_model(path: str | Path, model: torch.nn.Module, record: TrainingRecord)
     path = Path(path)
     if path.suffix == ".json":
         raise ConfigurationError(f"model path {path} ends in .json, which is where its record goes; use .pt")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(model.state_dict(), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    write_bytes_atomic(path, buffer.getvalue())
     write_json_atomic(_record_path(path), record.to_dict())
 
 
