@@ -11,8 +11,9 @@ import pytest
 import torch
 from scipy import stats
 
+import probust as pb
 from probust import _counter_rng, _rng
-from probust.perturbations import UniformL2, UniformLinf
+from probust.perturbations import Box, UniformL2, UniformLinf
 from probust.querying import LatentStream
 
 ALPHA = 1e-4
@@ -32,7 +33,7 @@ def splitmix64(seed: int, n: int) -> list[int]:
 
 
 def backends() -> list[str]:
-    return ["torch"] + (["numba"] if _counter_rng._numba_kernel() is not None else [])
+    return ["torch"] + (["numba"] if _counter_rng._numba_kernels() is not None else [])
 
 
 @pytest.mark.parametrize("backend", backends())
@@ -48,7 +49,7 @@ def test_uniforms_are_splitmix64_words_cut_in_two(backend, key):
 @pytest.mark.portability
 @pytest.mark.parametrize("start, n", [(0, 0), (0, 1), (1, 1), (3, 4), (7, 1001), (2**40 + 1, 64), (0, 200_000)])
 def test_numba_and_torch_agree_bit_for_bit_at_any_offset(start, n):
-    if _counter_rng._numba_kernel() is None:
+    if _counter_rng._numba_kernels() is None:
         pytest.skip("numba is not installed")
     key = 0x0123456789ABCDEF
     a = _counter_rng.uniforms(key, start, torch.empty(n), backend="numba")
@@ -108,7 +109,7 @@ def test_the_device_path_gives_the_cpu_numbers(monkeypatch):
     """On a GPU the torch kernel runs; here it runs on the CPU through the same code (numba switched off)."""
     pert = UniformLinf(eps=0.1)
     cpu = LatentStream(pert, (3, 5), entropy=7).take(777)
-    monkeypatch.setattr(_counter_rng, "_numba_kernel", lambda: None)
+    monkeypatch.setattr(_counter_rng, "_numba_kernels", lambda: None)
     stream = LatentStream(pert, (3, 5), entropy=7, device="cpu")
     assert torch.equal(torch.cat([stream.take(500), stream.take(277)]), cpu)
 
@@ -118,3 +119,42 @@ def test_sample_latent_fills_out_on_its_device_from_one_key():
     z = pert.sample_latent(10, (3,), np.random.default_rng(4))
     key = int(np.random.default_rng(4).integers(2**63))
     assert z.dtype == torch.float32 and torch.equal(z, _counter_rng.uniforms(key, 0, torch.empty(10, 3)))
+
+
+@pytest.mark.portability
+@pytest.mark.parametrize("backend", backends())
+@pytest.mark.parametrize("pert", [UniformLinf(eps=0.1, clip=(0.1, 0.7)), UniformLinf(eps=[0.05, 0.2, 0.3] * 5),
+                                  Box(lo=0.0, hi=1.0)], ids=["clipped", "per-coordinate", "box"])
+def test_the_fused_sampler_gives_apply_of_the_latents(pert, backend, monkeypatch):
+    """take_affine = apply(x, take(n)) bit for bit, at any request sizes and any number of threads."""
+    if backend == "torch":
+        monkeypatch.setattr(_counter_rng, "_numba_kernels", lambda: None)
+    monkeypatch.setattr(_counter_rng, "_MIN_PER_THREAD", 16)  # split even these small batches over threads
+    x = torch.linspace(0.25, 0.75, 15).reshape(3, 5)
+    z = LatentStream(pert, (3, 5), entropy=7).take(1001)
+    stream = LatentStream(pert, (3, 5), entropy=7)
+    parts = [stream.take_affine(*pert.affine_form(x), pert.clip, k) for k in (600, 1, 400)]
+    assert [first for _, first in parts] == [0, 600, 601]
+    assert torch.equal(torch.cat([xp for xp, _ in parts]), pert.apply(x, z))
+    assert torch.equal(stream.at(700, 3), z[700:703])
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_uniforms_split_over_threads_are_the_one_thread_numbers(threads, monkeypatch):
+    one = _counter_rng.uniforms(11, 5, torch.empty(100_001))
+    monkeypatch.setattr(_counter_rng, "_MIN_PER_THREAD", 1000)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    assert torch.equal(_counter_rng.uniforms(11, 5, torch.empty(100_001)), one)
+
+
+def test_mc_counterexamples_are_apply_of_their_latents():
+    """Plain MC samples in the fused pass; the latents it reports are recomputed from their index."""
+    model = torch.nn.Linear(4, 2).eval()  # logits (0, x_0 - 0.25): label 1 at x, failure iff x'_0 < 0.25
+    model.weight.data, model.bias.data = torch.zeros(2, 4), torch.tensor([0.0, -0.25])
+    model.weight.data[1, 0] = 1.0
+    x = torch.full((4,), 0.5)
+    pert = UniformLinf(eps=0.5, clip=(0, 1))
+    res = pb.estimate(model, x, pert, budget=2000, seed=3, batch_size=300)
+    assert len(res.counterexamples) == 3
+    for ce in res.counterexamples:
+        assert torch.equal(pert.apply(x, torch.tensor([ce.latent])), torch.tensor([ce.input]))

@@ -20,8 +20,8 @@ from .result import CertifyResult, Counterexample, Result
 from .vnnlib import VnnlibCase, read_vnnlib
 from .wrappers import Normalized
 
-
 __all__ = [
+    "__version__",
     "CertifyResult",
     "ConfidenceInterval",
     "ConfigurationError",

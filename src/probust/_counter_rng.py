@@ -20,9 +20,11 @@ failure boundary (the two CDFs differ by at most 2^-24 per coordinate, Kolmogoro
 rounding it already does. Rare-event estimators reach small p through the normal CDF in Gaussian
 coordinates (``latent_from_normal``), not through these uniforms, so no level set is resolved by this grid.
 
-Backends: a numba kernel on the CPU (0.8 ns per uniform against 2.8 ns for numpy's PCG64 float32 on this
-machine, ``benchmarks/mc_throughput.py``), and the same function in torch integer arithmetic on any other
-device, or on the CPU when numba is absent. Both give bit-identical results (tests/test_rng.py). Numba is
+Backends: numba kernels on the CPU (:mod:`probust._counter_numba`; 0.8 ns per uniform on one core against
+2.8 ns for numpy's PCG64 float32 on this machine, split over torch's thread count), and the same function in
+torch integer arithmetic on any other device, or on the CPU when numba is absent. Both give bit-identical
+results (tests/test_rng.py). :func:`affine_uniforms` fuses the draw with the pushforward of the affine
+uniform families (``x' = clip(lo + width u)``), so plain Monte Carlo writes each perturbed input once. Numba is
 written by hand here because no library offers a counter-based generator whose numbers are the same on the
 CPU and in torch on a GPU (torch's Philox is not exposed by index, and its CPU and CUDA streams differ).
 """
@@ -30,7 +32,9 @@ CPU and in torch on a GPU (torch's Philox is not exposed by index, and its CPU a
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import os
+import types
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -64,51 +68,59 @@ def _uniforms_torch(key: int, start: int, out: torch.Tensor) -> None:
 
 
 @functools.cache
-def _numba_kernel() -> Callable[[int, int, np.ndarray], None] | None:
-    """The compiled CPU kernel, or None where numba is not installed (compiled once per process, cached on disk)."""
+def _numba_kernels() -> types.ModuleType | None:
+    """The compiled CPU kernels (:mod:`probust._counter_numba`), or None where numba is not installed."""
     try:
-        import numba
+        from . import _counter_numba
     except ImportError:
         return None
+    return _counter_numba
 
-    def fill(key: np.uint64, start: np.int64, out: np.ndarray) -> None:  # pragma: no cover - compiled
-        scale = np.float32(_SCALE)
-        for i in range(out.size):
-            j = np.uint64((start + i) // 2)
-            z = key + (j + np.uint64(1)) * np.uint64(GAMMA)
-            z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
-            z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
-            z = z ^ (z >> np.uint64(31))
-            bits = z >> np.uint64(40) if (start + i) % 2 == 0 else (z >> np.uint64(16)) & np.uint64(0xFFFFFF)
-            out[i] = np.float32(np.int64(bits)) * scale
 
-    def fill_pairs(key: np.uint64, first: np.int64, out: np.ndarray) -> None:  # pragma: no cover - compiled
-        # The hot loop: whole words, two uniforms each, no branch (vectorises).
-        scale = np.float32(_SCALE)
-        for w in range(out.size // 2):
-            z = key + np.uint64(first + w + 1) * np.uint64(GAMMA)
-            z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
-            z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
-            z = z ^ (z >> np.uint64(31))
-            out[2 * w] = np.float32(np.int64(z >> np.uint64(40))) * scale
-            out[2 * w + 1] = np.float32(np.int64((z >> np.uint64(16)) & np.uint64(0xFFFFFF))) * scale
+#: Below this many uniforms per thread a call runs on the calling thread alone (a hand-off costs ~20 us).
+_MIN_PER_THREAD = 1 << 15
+_pools: dict[int, ThreadPoolExecutor] = {}
 
-    signature = "void(uint64, int64, float32[::1])"
-    try:
-        jit = numba.njit(signature, cache=True, nogil=True, boundscheck=False)
-        edge, pairs = jit(fill), jit(fill_pairs)
-    except RuntimeError:  # no writable cache directory (numba: "no locator available"): compile in memory
-        jit = numba.njit(signature, nogil=True, boundscheck=False)
-        edge, pairs = jit(fill), jit(fill_pairs)
 
-    def kernel(key: int, start: int, flat: np.ndarray) -> None:
-        head = min(start % 2, flat.size)  # an odd start begins inside a word
-        edge(np.uint64(key), start, flat[:head])
-        body = (flat.size - head) // 2 * 2
-        pairs(np.uint64(key), (start + head) // 2, flat[head : head + body])
-        edge(np.uint64(key), start + head + body, flat[head + body :])
+def _split_rows(rows: int, row_size: int) -> list[tuple[int, int]]:
+    """Contiguous row ranges, one per torch intra-op thread, each at least ``_MIN_PER_THREAD`` uniforms."""
+    parts = max(1, min(torch.get_num_threads(), rows, rows * row_size // _MIN_PER_THREAD))
+    edges = [rows * k // parts for k in range(parts + 1)]
+    return list(zip(edges[:-1], edges[1:], strict=True))
 
-    return kernel
+
+def _run_split(task, ranges: list[tuple[int, int]]) -> None:
+    """``task(first_row, end_row)`` for every range, on the calling thread and (nogil kernels) a thread pool.
+
+    The kernels are numba ``nogil`` loops, so plain threads run them in parallel. Not numba's own
+    ``parallel=True``: its thread pool would sit beside torch's OpenMP pool (two pools on the same cores),
+    and its default "workqueue" layer aborts when two threads call a kernel at once. One pool per process
+    (keyed by pid: a forked child starts its own).
+    """
+    if len(ranges) == 1:
+        task(*ranges[0])
+        return
+    pool = _pools.get(os.getpid())
+    if pool is None or pool._max_workers < len(ranges) - 1:
+        pool = _pools[os.getpid()] = ThreadPoolExecutor(len(ranges) - 1, thread_name_prefix="probust-rng")
+    futures = [pool.submit(task, *r) for r in ranges[1:]]
+    task(*ranges[0])
+    for f in futures:
+        f.result()
+
+
+def _check(key: int, start: int, out: torch.Tensor) -> None:
+    if out.dtype != torch.float32:
+        raise TypeError(f"counter uniforms are float32, got an output tensor of {out.dtype}")
+    if not 0 <= key < 2**64 or start < 0:
+        raise ValueError(f"key must be a 64-bit unsigned integer and start >= 0, got {key} and {start}")
+
+
+def _kernels_for(out: torch.Tensor, backend: str) -> types.ModuleType | None:
+    kernels = _numba_kernels() if backend != "torch" and out.device.type == "cpu" else None
+    if backend == "numba" and kernels is None:
+        raise RuntimeError("numba is not installed (pip install numba) or the tensor is not on the CPU")
+    return kernels
 
 
 def uniforms(key: int, start: int, out: torch.Tensor, backend: str = "auto") -> torch.Tensor:
@@ -116,19 +128,48 @@ def uniforms(key: int, start: int, out: torch.Tensor, backend: str = "auto") -> 
 
     ``backend``: ``"auto"`` (numba on the CPU when installed, else torch), ``"numba"`` or ``"torch"``.
     """
-    if out.dtype != torch.float32:
-        raise TypeError(f"counter uniforms are float32, got an output tensor of {out.dtype}")
-    if not 0 <= key < 2**64 or start < 0:
-        raise ValueError(f"key must be a 64-bit unsigned integer and start >= 0, got {key} and {start}")
-    kernel = _numba_kernel() if backend != "torch" and out.device.type == "cpu" else None
-    if backend == "numba" and kernel is None:
-        raise RuntimeError("numba is not installed (pip install numba) or the tensor is not on the CPU")
-    if kernel is None:
+    _check(key, start, out)
+    kernels = _kernels_for(out, backend)
+    if kernels is None:
         _uniforms_torch(key, start, out)
-    elif out.is_contiguous():
-        kernel(key, start, out.detach().view(-1).numpy())
-    else:
-        flat = np.empty(out.numel(), dtype=np.float32)
-        kernel(key, start, flat)
+        return out
+    flat = out.detach().view(-1).numpy() if out.is_contiguous() else np.empty(out.numel(), dtype=np.float32)
+    # Any split gives the same numbers (a uniform depends on its index alone); pairs keep most parts on words.
+    _run_split(lambda a, b: kernels.fill(np.uint64(key), start + 2 * a, flat[2 * a : min(2 * b, flat.size)]),
+               _split_rows((flat.size + 1) // 2, 2))
+    if not out.is_contiguous():
         out.copy_(torch.from_numpy(flat).view(out.shape))
+    return out
+
+
+def affine_uniforms(
+    key: int,
+    start: int,
+    lo: torch.Tensor,
+    width: torch.Tensor,
+    clip: tuple[float, float] | None,
+    out: torch.Tensor,
+    backend: str = "auto",
+) -> torch.Tensor:
+    """Fill ``out`` of shape ``(n, *lo.shape)`` with ``clip(lo + u * width)`` for uniforms ``start, ...``.
+
+    Row ``r`` uses uniforms ``start + r m .. start + (r + 1) m - 1`` (``m = lo.numel()``), in C order: exactly
+    ``Perturbation.apply`` of those latents for an affine uniform family (``x' = clip(lo + width z)``), but
+    without writing the latents to memory (one pass instead of three on the CPU). float32 throughout.
+    """
+    _check(key, start, out)
+    if lo.dtype != torch.float32 or width.dtype != torch.float32 or out.shape[1:] != lo.shape:
+        raise TypeError("affine_uniforms needs float32 lo and width of the shape of one row of out")
+    if not out.is_contiguous():
+        raise ValueError("affine_uniforms fills a contiguous output tensor")
+    clo, chi = clip if clip is not None else (-np.inf, np.inf)
+    kernels = _kernels_for(out, backend)
+    if kernels is None:
+        _uniforms_torch(key, start, out)
+        return out.mul_(width).add_(lo).clamp_(clo, chi)  # the same two rounded operations and clip
+    flat, m = out.detach().view(-1).numpy(), lo.numel()
+    lo_, width_ = (t.detach().contiguous().view(-1).numpy() for t in (lo, width))
+    _run_split(lambda a, b: kernels.affine(np.uint64(key), start + a * m, lo_, width_, np.float32(clo),
+                                           np.float32(chi), flat[a * m : b * m]),
+               _split_rows(len(out), m))
     return out

@@ -152,8 +152,20 @@ class Perturbation(ABC):
     def displacement(self, z: torch.Tensor, x_shape: tuple[int, ...]) -> torch.Tensor:
         """Map latent samples ``z`` (batch first) to additive perturbations of shape ``(n, *x_shape)``."""
 
+    def affine_form(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(lo, width)`` of x's shape, dtype and device when ``x' = clip(lo + width z)`` for the uniform latent.
+
+        None (the default) for families of any other form. Those that have it get ``shift`` from it and are
+        sampled by plain Monte Carlo in one fused pass (:func:`probust._counter_rng.affine_uniforms`).
+        """
+        return None
+
     def shift(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """``x + displacement(z)`` as a new tensor; families override it with a fused kernel where it pays."""
+        form = self.affine_form(x)
+        if form is not None:  # two exactly rounded operations: the numbers of the fused sampler
+            lo, width = form
+            return lo + z * width
         return x.unsqueeze(0) + self.displacement(z, tuple(x.shape))
 
     def apply(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

@@ -66,6 +66,6 @@ class Box(Perturbation):
     def displacement(self, z: torch.Tensor, x_shape: tuple[int, ...]) -> torch.Tensor:
         raise TypeError("a Box does not move with x: use apply(x, z) or shift(x, z), not displacement(z)")
 
-    def shift(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def affine_form(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         lo, hi = self.bounds(x)
-        return torch.addcmul(lo, z, hi - lo)  # broadcast to the batch: a fresh tensor
+        return lo, hi - lo

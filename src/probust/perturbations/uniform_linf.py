@@ -1,9 +1,9 @@
 """Uniform noise in the L-infinity ball: x' ~ U(x + [-eps, eps]^d), or a box around x with one radius per
 coordinate, x' ~ U(prod_i [x_i - eps_i, x_i + eps_i]).
 
-The latent is standard uniform, u ~ U(0, 1)^d, and ``x' = x + eps (2u - 1)``, computed as one fused
-``addcmul``. This is the input model of Webb et al. (ICLR'19) and of the PRBench / AT-PR evaluation
-protocol.
+The latent is standard uniform, u ~ U(0, 1)^d, and ``x' = x + eps (2u - 1)``, computed as
+``(x - eps) + (2 eps) u`` (the affine form that plain Monte Carlo samples in one fused pass). This is the
+input model of Webb et al. (ICLR'19) and of the PRBench / AT-PR evaluation protocol.
 """
 
 from __future__ import annotations
@@ -52,6 +52,6 @@ class UniformLinf(Perturbation):
         eps = self.eps if isinstance(self.eps, float) else torch.tensor(self.eps, dtype=z.dtype).reshape(x_shape)
         return eps * (2 * z - 1)
 
-    def shift(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def affine_form(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         eps = as_tensor(self.eps, x)
-        return torch.addcmul(x - eps, z, torch.as_tensor(2 * eps, dtype=x.dtype, device=x.device))
+        return x - eps, torch.as_tensor(2 * eps, dtype=x.dtype, device=x.device).expand(x.shape)

@@ -20,8 +20,8 @@ from .evidence import CampaignEvidence
 from .pfd import OperationalPfd
 from .rates import failure_rate, mission_reliability
 from .redundancy import Redundancy
-from .voting import Voting
 from .thresholds import ARCHITECTURE_CAVEAT, AVIATION_CAVEAT, Band, aviation_class, demand_mode, sil_band
+from .voting import Voting
 
 __all__ = ["Demonstration", "ReliabilityClaim", "assess"]
 

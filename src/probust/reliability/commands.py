@@ -27,8 +27,8 @@ from .pfd import METHODS, operational_pfd
 from .profile import profile_cells
 from .rates import parse_duration, parse_rate
 from .redundancy import one_out_of_two
-from .voting import k_out_of_n, parse_voting
 from .report import html_page
+from .voting import k_out_of_n, parse_voting
 
 __all__ = ["register", "reliability_command"]
 
