@@ -13,7 +13,7 @@ PIP_C  := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 JOBS   ?= auto
 PYTEST := $(PY) -m pytest -q -n $(JOBS) --dist worksteal
 
-.PHONY: install data demo test test-portability test-full bench pr-bench pr-bench-quick lint clean screenshot
+.PHONY: install data demo test test-portability portability-generic portability-avx2 test-full bench pr-bench pr-bench-quick lint clean screenshot
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -47,8 +47,14 @@ test: install
 # machine first (docs/design.md, Randomness). ATEN_CPU_CAPABILITY picks ATen's vector kernels; MKL_CBWR=COMPATIBLE
 # is MKL's generic code path, whose GEMM sums in an order that depends on the batch shape, as MKL's AVX-512
 # kernels do on Intel CPUs.
+# The two reruns are independent single processes: they run side by side (-j2), each one's output kept together.
 test-portability: install
+	$(MAKE) --no-print-directory -j2 --output-sync=target portability-generic portability-avx2
+
+portability-generic:
 	ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=2 $(PY) -m pytest -q -m "portability and not slow"
+
+portability-avx2:
 	ATEN_CPU_CAPABILITY=avx2 OMP_NUM_THREADS=1 $(PY) -m pytest -q -m "portability and not slow"
 
 # The statistical checks at full size (marker slow_full); `make test` runs them at the smaller size each states.

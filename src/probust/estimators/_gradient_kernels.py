@@ -90,7 +90,7 @@ def _proposal(kind: str, g: torch.Tensor, s: torch.Tensor, ds: torch.Tensor, bet
         rho = (2 - h) / (2 + h)
         a, b, var = rho, 1 - rho, 1 - rho * rho
     negative = (s < 0).to(torch.float64).reshape(beta.shape)
-    return ds * (b * beta * negative) + a * g, var
+    return torch.addcmul(a * g, ds, b * beta * negative), var  # one temporary, not three
 
 
 def langevin_step(

@@ -163,7 +163,9 @@ class GradientSMC(Estimator):
             if not active.any():
                 break
             g, s, ds = g[order], s[order], ds[order]
-            moving, accepted = np.repeat(active, n), np.zeros(int(active.sum()))
+            # All rows move while every replica is active: then a slice, not a boolean index (which copies).
+            moving = slice(None) if active.all() else torch.from_numpy(np.repeat(active, n))
+            accepted = np.zeros(int(active.sum()))
             for _ in range(self.n_moves):  # Langevin moves of the active replicas, each at its own beta and step
                 noise = gk.normals(entropy, _MOVE, moves, (m * n, *shape))[moving]
                 u = gk.uniforms(entropy, _ACCEPT, moves, m * n)[moving]
