@@ -252,7 +252,7 @@ class Oracle:
             )
         # A sum is finite only if every term is (or it overflowed: then the exact test decides); one reduction
         # instead of a mask and a reduction, a tenth of the cost on a batch of logits.
-        if not math.isfinite(float(out.sum())) and not torch.isfinite(out).all():
+        if not math.isfinite(float(out.detach().sum())) and not torch.isfinite(out).all():
             raise ModelError(
                 "the model returned NaN or Inf outputs; check the model and its input range "
                 f"(perturbation {self.perturbation.to_spec()})"
@@ -278,7 +278,7 @@ class Oracle:
         if self._progress is not None:
             self._progress(n)
         scores = self.failure.score(out)
-        if len(self.counterexamples) < MAX_COUNTEREXAMPLES and float(scores.max()) > 0:
+        if len(self.counterexamples) < MAX_COUNTEREXAMPLES and float(scores.detach().max()) > 0:
             self._keep_counterexamples(latent, xp, scores)
         return scores
 
