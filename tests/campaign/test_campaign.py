@@ -9,6 +9,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -24,6 +26,17 @@ TASK = ["--model", "mnist-cnn", "--dataset", "mnist", "--perturbation", "uniform
 
 def probust(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "probust.cli", *args], env=ENV, capture_output=True, text=True)
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread, as the CLI subprocesses (OMP_NUM_THREADS=1) and the Dask workers do."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def finished(db) -> int:
@@ -59,12 +72,8 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path, capsys):
     status = json.loads(capsys.readouterr().out)
     assert status["total"] == status["finished"] == 16
     # The uninterrupted reference runs in this process (one torch thread, as the subprocesses): no third start-up.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         assert main(["campaign", "run", *args, "--db", str(reference)]) == 0
-    finally:
-        torch.set_num_threads(threads)
     assert by_index(db) == by_index(reference)  # bit-identical to an uninterrupted run
 
 
@@ -107,11 +116,13 @@ def test_store_rejects_a_duplicate_result(tmp_path):
         assert store.results(cid)[0][2] == res
 
 
-def test_results_are_identical_with_one_and_two_dask_workers(tmp_path):
+def test_results_are_identical_in_process_and_on_two_dask_workers(tmp_path):
+    """The in-process default (on one torch thread, as each Dask worker) and a 2-worker local cluster."""
     args = ["campaign", "run", "--model", "digits-mlp", "--dataset", "digits", "--indices", "0:8",
             "--perturbation", "uniform-linf:eps=0.25,clip=0:1", "--budget", "2000", "--quiet"]
-    one, two = tmp_path / "one.db", tmp_path / "two.db"
-    assert main([*args, "--db", str(one), "--workers", "1"]) == 0
+    here, two = tmp_path / "here.db", tmp_path / "two.db"
+    with one_torch_thread():
+        assert main([*args, "--db", str(here)]) == 0
     assert main([*args, "--db", str(two), "--workers", "2"]) == 0
-    assert by_index(one) == by_index(two)
-    assert any(p > 0 for p, _ in by_index(one).values())  # not a comparison of zeros
+    assert by_index(here) == by_index(two)
+    assert any(p > 0 for p, _ in by_index(here).values())  # not a comparison of zeros
