@@ -34,10 +34,19 @@ def log10_error(res, case) -> float:
     return abs(math.log10(res.failure_probability / case.failure_probability)) if res.failure_probability else 99.0
 
 
-def test_gradient_smc_meets_the_rare_event_accuracy_target_on_gold_cases():
+#: The d = 3072 Gaussian case takes about half of the test's time: the default suite runs the other four (every
+#: family is still there, p down to 1e-15), ``-m slow_full`` all five.
+HEAVY_SMC_GOLD = {("gaussian", 3072, 1e-15)}
+
+
+@pytest.mark.parametrize("cases", [pytest.param(set(SMC_GOLD) - HEAVY_SMC_GOLD, id="4-cases"),
+                                   pytest.param(set(SMC_GOLD), id="5-cases", marks=pytest.mark.slow_full)])
+def test_gradient_smc_meets_the_rare_event_accuracy_target_on_gold_cases(cases):
     """The issue's target: median |log10 error| <= 0.15 and worst <= 0.5 with <= 2e5 queries (defaults)."""
     errors = []
     for i, (family, dim, p) in enumerate(SMC_GOLD):
+        if (family, dim, p) not in cases:
+            continue
         case = linear_case(family, dim, p, seed=i)
         res = GradientSMC().estimate(case.model, case.x, case.perturbation, budget=200_000, seed=i)
         assert res.n_queries <= 200_000 and not res.warnings, res.warnings
