@@ -29,7 +29,7 @@ from rich.progress import (
 )
 
 from . import _rng, failure_spec, zoo
-from ._io import check_output_path, load_inputs, load_model, model_input_shape, parse_indices
+from ._io import check_output_path, load_inputs, load_model, model_input_shape, parse_indices, write_text_atomic
 from .errors import ConfigurationError, DataError, ProbustError
 from .estimators import ESTIMATORS, Estimator, get_estimator
 from .intervals import METHODS, check_confidence
@@ -349,3 +349,28 @@ def stdout_console() -> Console:
     if not console.is_terminal:
         console.width = _PIPE_WIDTH
     return console
+
+
+def add_leaderboard_options(parser: argparse.ArgumentParser, default_db: str, run_help: str) -> None:
+    """The options of a leaderboard command: database, run, and the Markdown / HTML files to write."""
+    parser.add_argument("--db", default=default_db, metavar="PATH")
+    parser.add_argument("--run", metavar="ID", help=run_help)
+    parser.add_argument("--markdown", metavar="PATH", help="write the leaderboard as Markdown")
+    parser.add_argument("--html", metavar="PATH", help="write a self-contained HTML page with a figure")
+
+
+def leaderboard(args: argparse.Namespace, load: Callable[[], tuple[str, dict, list]],
+                show: Callable[[str, dict, list], None], board: Any) -> int:
+    """Print the run that ``load()`` returns and write ``board.markdown`` / ``board.html_page`` of it.
+
+    The output paths are checked before anything is read, and each file is written atomically.
+    """
+    md = check_output_path(args.markdown) if args.markdown else None
+    page = check_output_path(args.html) if args.html else None
+    rid, config, cells = load()
+    show(rid, config, cells)
+    if md is not None:
+        write_text_atomic(md, board.markdown(rid, config, cells))
+    if page is not None:
+        write_text_atomic(page, board.html_page(rid, config, cells))
+    return 0

@@ -10,7 +10,6 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import _commands
-from .._io import check_output_path, write_text_atomic
 from ..errors import ConfigurationError
 from ..estimators import ESTIMATORS
 from ..training import commands as training_commands
@@ -42,10 +41,7 @@ def register(commands: Any) -> None:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=run_command)
     board = actions.add_parser("leaderboard", help="print the leaderboard of a run; write Markdown / HTML")
-    board.add_argument("--db", default=DEFAULT_DB, metavar="PATH")
-    board.add_argument("--run", metavar="ID", help="run id (default: the most recent run)")
-    board.add_argument("--markdown", metavar="PATH", help="write the leaderboard as Markdown")
-    board.add_argument("--html", metavar="PATH", help="write a self-contained HTML page with a figure")
+    _commands.add_leaderboard_options(board, DEFAULT_DB, "run id (default: the most recent run)")
     board.set_defaults(handler=leaderboard_command)
     listing = actions.add_parser("list", help="list the benchmark cases and their gold values")
     listing.add_argument("--quick", action="store_true", help="only the quick subset")
@@ -84,16 +80,11 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def leaderboard_command(args: argparse.Namespace, argv: list[str]) -> int:
-    md = check_output_path(args.markdown) if args.markdown else None
-    page = check_output_path(args.html) if args.html else None
-    with BenchStore(_existing(args.db)) as store:
-        rid, config, cells = lb.load(store, args.run)
-    _print(rid, config, cells)
-    if md is not None:
-        write_text_atomic(md, lb.markdown(rid, config, cells))
-    if page is not None:
-        write_text_atomic(page, lb.html_page(rid, config, cells))
-    return 0
+    def load() -> tuple[str, dict, list]:
+        with BenchStore(_existing(args.db)) as store:
+            return lb.load(store, args.run)
+
+    return _commands.leaderboard(args, load, _print, lb)
 
 
 def list_command(args: argparse.Namespace, argv: list[str]) -> int:

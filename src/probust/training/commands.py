@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import _commands, zoo
-from .._io import check_output_path, write_text_atomic
+from .._io import check_output_path
 from ..errors import ConfigurationError
 from . import bench as tb
 from . import leaderboard as lb
@@ -56,10 +56,7 @@ def register_bench(actions: Any) -> None:
     run.add_argument("--quiet", action="store_true")
     run.set_defaults(handler=bench_command)
     board = actions.add_parser("training-leaderboard", help="table of a training bench run; Markdown / HTML")
-    board.add_argument("--db", default=DEFAULT_DB, metavar="PATH")
-    board.add_argument("--run", metavar="ID", help="run id prefix (default: the most recent training run)")
-    board.add_argument("--markdown", metavar="PATH")
-    board.add_argument("--html", metavar="PATH")
+    _commands.add_leaderboard_options(board, DEFAULT_DB, "run id prefix (default: the most recent training run)")
     board.set_defaults(handler=leaderboard_command)
 
 
@@ -128,19 +125,14 @@ def bench_command(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def leaderboard_command(args: argparse.Namespace, argv: list[str]) -> int:
-    md = check_output_path(args.markdown) if args.markdown else None
-    page = check_output_path(args.html) if args.html else None
-    if not Path(args.db).is_file():
-        raise ConfigurationError(f"database {args.db} does not exist; create it with 'probust bench training --db "
-                                 f"{args.db}'")
-    with tb.TrainingStore(args.db) as store:
-        rid, config, cells = tb.load(store, args.run)
-    _print(rid, config, cells)
-    if md is not None:
-        write_text_atomic(md, lb.markdown(rid, config, cells))
-    if page is not None:
-        write_text_atomic(page, lb.html_page(rid, config, cells))
-    return 0
+    def load() -> tuple[str, dict, list]:
+        if not Path(args.db).is_file():
+            raise ConfigurationError(f"database {args.db} does not exist; create it with 'probust bench training "
+                                     f"--db {args.db}'")
+        with tb.TrainingStore(args.db) as store:
+            return tb.load(store, args.run)
+
+    return _commands.leaderboard(args, load, _print, lb)
 
 
 def _print(rid: str, config: dict, cells: list) -> None:
