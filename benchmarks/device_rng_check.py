@@ -3,7 +3,9 @@
 Uniform latents are counter-based (probust._counter_rng): on a CUDA (or MPS) model they are computed on the
 model's device by the torch kernel, and must equal the CPU's numba (or torch) numbers bit for bit. Normal
 latents come from torch's sampler on the device: the same per device type, not across types (printed, not
-checked). Then plain Monte Carlo on the device model against its bare forward pass, as in mc_throughput.py.
+checked). The fused sampler of plain Monte Carlo (``LatentStream.take_affine``) must give the CPU's perturbed
+inputs bit for bit too. Then plain Monte Carlo on the device model against its bare forward pass, as in
+mc_throughput.py.
 
 Run on a machine with a GPU (prints PASS/FAIL per check; exit code 1 on a mismatch):
 
@@ -68,6 +70,15 @@ def main() -> int:
     same = dev.device.type == device.type and torch.equal(cpu, dev.cpu())
     ok &= same
     print(f"{'PASS' if same else 'FAIL'} LatentStream(uniform-linf) on {device} == on the CPU, split 1000+1+1999")
+    # The fused sampler of plain MC (clip(lo + width u) without the latents) on the device = the CPU's kernel.
+    x = torch.rand(1, 28, 28)
+    lo, width = pert.affine_form(x)
+    fused = LatentStream(pert, (1, 28, 28), entropy=2026, device=device)
+    dev_inputs = torch.cat([fused.take_affine(lo.to(device), width.to(device), pert.clip, k)[0] for k in (1000, 2000)])
+    cpu_inputs = LatentStream(pert, (1, 28, 28), entropy=2026).take_affine(lo, width, pert.clip, 3000)[0]
+    same = torch.equal(cpu_inputs, dev_inputs.cpu()) and torch.equal(cpu_inputs, pert.apply(x, cpu))
+    ok &= same
+    print(f"{'PASS' if same else 'FAIL'} fused sampler (take_affine) on {device} == CPU kernel == apply(x, latents)")
     normal = pb.perturbations.Gaussian(sigma=0.1)
     equal = torch.equal(LatentStream(normal, (8,), 1).take(512), LatentStream(normal, (8,), 1, device=device)
                         .take(512).cpu())
