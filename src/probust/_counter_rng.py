@@ -79,7 +79,7 @@ def _numba_kernels() -> types.ModuleType | None:
 
 #: Below this many uniforms per thread a call runs on the calling thread alone (a hand-off costs ~20 us).
 _MIN_PER_THREAD = 1 << 15
-_pools: dict[int, ThreadPoolExecutor] = {}
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}  # by (process id, helper threads)
 
 
 def _split_rows(rows: int, row_size: int) -> list[tuple[int, int]]:
@@ -94,15 +94,16 @@ def _run_split(task, ranges: list[tuple[int, int]]) -> None:
 
     The kernels are numba ``nogil`` loops, so plain threads run them in parallel. Not numba's own
     ``parallel=True``: its thread pool would sit beside torch's OpenMP pool (two pools on the same cores),
-    and its default "workqueue" layer aborts when two threads call a kernel at once. One pool per process
-    (keyed by pid: a forked child starts its own).
+    and its default "workqueue" layer aborts when two threads call a kernel at once. One pool per process and
+    thread count (keyed by pid: a forked child starts its own).
     """
     if len(ranges) == 1:
         task(*ranges[0])
         return
-    pool = _pools.get(os.getpid())
-    if pool is None or pool._max_workers < len(ranges) - 1:
-        pool = _pools[os.getpid()] = ThreadPoolExecutor(len(ranges) - 1, thread_name_prefix="probust-rng")
+    key = (os.getpid(), len(ranges) - 1)
+    pool = _pools.get(key)
+    if pool is None:
+        pool = _pools[key] = ThreadPoolExecutor(len(ranges) - 1, thread_name_prefix="probust-rng")
     futures = [pool.submit(task, *r) for r in ranges[1:]]
     task(*ranges[0])
     for f in futures:
