@@ -45,7 +45,7 @@ import math
 
 import numpy as np
 import torch
-from scipy import stats
+from scipy import optimize, stats
 
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval, binomial_ci
@@ -63,7 +63,11 @@ def _ess(log_w: np.ndarray) -> float:
 
 
 def next_beta(beta: float, v: np.ndarray, target_ess: float) -> float:
-    """The tempering step of the ESS rule: inf if the failing particles alone reach the target, else bisection."""
+    """The tempering step of the ESS rule: inf if the failing particles alone reach the target, else the root.
+
+    The increment solves ESS(beta + d) = target (the ESS falls as d grows), bracketed by doubling and found by
+    Brent's method to relative precision 1e-12 (~10 ESS evaluations; bisection took ~40).
+    """
     if np.count_nonzero(v == 0) >= target_ess:
         return math.inf
     if np.ptp(v) == 0:  # every particle has the same potential > 0: no information in the weights
@@ -75,12 +79,8 @@ def next_beta(beta: float, v: np.ndarray, target_ess: float) -> float:
         lo, hi = hi, 2 * hi
     else:  # the particles of least potential alone keep the ESS: a flat potential, beta grows without bound
         return beta + hi
-    for _ in range(60):  # bisection on the increment, to relative precision ~1e-12
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if _ess(-mid * v) >= target_ess else (lo, mid)
-        if hi - lo <= 1e-12 * hi:
-            break
-    return beta + lo
+    # ESS(0) = n > target: a sign change on [lo, hi].
+    return beta + optimize.brentq(lambda d: _ess(-d * v) - target_ess, lo, hi, rtol=1e-12)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
