@@ -158,3 +158,11 @@ def test_mc_counterexamples_are_apply_of_their_latents():
     assert len(res.counterexamples) == 3
     for ce in res.counterexamples:
         assert torch.equal(pert.apply(x, torch.tensor([ce.latent])), torch.tensor([ce.input]))
+
+
+def test_normal_streams_are_not_indexed():
+    stream = LatentStream(UniformL2(eps=1.0), (3,), entropy=1)
+    with pytest.raises(TypeError, match="counter-based"):
+        stream.at(0)
+    with pytest.raises(TypeError, match="counter-based"):
+        stream.take_affine(torch.zeros(3), torch.ones(3), None, 2)

@@ -127,6 +127,8 @@ class LatentStream:
 
     def at(self, first: int, n: int = 1) -> torch.Tensor:
         """Latent samples ``first .. first + n - 1`` of a counter-based stream, wherever the stream stands."""
+        if not self._counter:
+            raise TypeError("only counter-based (uniform) latent streams are indexed; normal latents come in blocks")
         out = torch.empty((n, *self._shape), device=self._device)
         return _counter_rng.uniforms(self._key, first * math.prod(self._shape), out)
 
@@ -137,6 +139,8 @@ class LatentStream:
         Returns the inputs (float32, on the stream's device) and the index of the first sample, from which
         ``at`` recovers any latent. The same numbers as ``Perturbation.apply`` of ``take(n)``.
         """
+        if not self._counter:
+            raise TypeError("take_affine needs a counter-based (uniform) latent stream")
         first = self._drawn
         out = torch.empty((n, *lo.shape), device=self._device)
         _counter_rng.affine_uniforms(self._key, first * math.prod(self._shape), lo, width, clip, out)
