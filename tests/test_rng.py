@@ -126,10 +126,9 @@ def test_sample_latent_fills_out_on_its_device_from_one_key():
 @pytest.mark.parametrize("pert", [UniformLinf(eps=0.1, clip=(0.1, 0.7)), UniformLinf(eps=[0.05, 0.2, 0.3] * 5),
                                   Box(lo=0.0, hi=1.0)], ids=["clipped", "per-coordinate", "box"])
 def test_the_fused_sampler_gives_apply_of_the_latents(pert, backend, monkeypatch):
-    """take_affine = apply(x, take(n)) bit for bit, at any request sizes and any number of threads."""
+    """take_affine = apply(x, take(n)) bit for bit, at any request sizes."""
     if backend == "torch":
         monkeypatch.setattr(_counter_rng, "_numba_kernels", lambda: None)
-    monkeypatch.setattr(_counter_rng, "_MIN_PER_THREAD", 16)  # split even these small batches over threads
     x = torch.linspace(0.25, 0.75, 15).reshape(3, 5)
     z = LatentStream(pert, (3, 5), entropy=7).take(1001)
     stream = LatentStream(pert, (3, 5), entropy=7)
@@ -137,14 +136,6 @@ def test_the_fused_sampler_gives_apply_of_the_latents(pert, backend, monkeypatch
     assert [first for _, first in parts] == [0, 600, 601]
     assert torch.equal(torch.cat([xp for xp, _ in parts]), pert.apply(x, z))
     assert torch.equal(stream.at(700, 3), z[700:703])
-
-
-@pytest.mark.parametrize("threads", [1, 2, 3])
-def test_uniforms_split_over_threads_are_the_one_thread_numbers(threads, monkeypatch):
-    one = _counter_rng.uniforms(11, 5, torch.empty(100_001))
-    monkeypatch.setattr(_counter_rng, "_MIN_PER_THREAD", 1000)
-    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
-    assert torch.equal(_counter_rng.uniforms(11, 5, torch.empty(100_001)), one)
 
 
 def test_mc_counterexamples_are_apply_of_their_latents():

@@ -4,8 +4,8 @@
 vector ``out``; ``affine(key, start, lo, width, clo, chi, out)`` writes the perturbed inputs
 ``min(max(lo + u * width, clo), chi)`` row by row (``lo`` and ``width`` hold one value per coordinate of a
 row): each row's uniforms are made and mapped while they sit in the L1 cache, so the uniforms never travel
-through memory on their own. Both are ``nogil``: :mod:`probust._counter_rng` runs them on several threads.
-Compiled on first use and cached on disk (about a second, once per machine).
+through memory on their own. Both are ``nogil`` (a caller may run them on its own threads). Compiled on
+first use and cached on disk (about a second, once per machine).
 """
 
 from __future__ import annotations

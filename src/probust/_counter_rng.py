@@ -21,7 +21,7 @@ rounding it already does. Rare-event estimators reach small p through the normal
 coordinates (``latent_from_normal``), not through these uniforms, so no level set is resolved by this grid.
 
 Backends: numba kernels on the CPU (:mod:`probust._counter_numba`; 0.8 ns per uniform on one core against
-2.8 ns for numpy's PCG64 float32 on this machine, split over torch's thread count), and the same function in
+2.8 ns for numpy's PCG64 float32 on this machine; one thread, see docs/design.md), and the same function in
 torch integer arithmetic on any other device, or on the CPU when numba is absent. Both give bit-identical
 results (tests/test_rng.py). :func:`affine_uniforms` fuses the draw with the pushforward of the affine
 uniform families (``x' = clip(lo + width u)``), so plain Monte Carlo writes each perturbed input once. Numba is
@@ -32,9 +32,7 @@ CPU and in torch on a GPU (torch's Philox is not exposed by index, and its CPU a
 from __future__ import annotations
 
 import functools
-import os
 import types
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -77,39 +75,6 @@ def _numba_kernels() -> types.ModuleType | None:
     return _counter_numba
 
 
-#: Below this many uniforms per thread a call runs on the calling thread alone (a hand-off costs ~20 us).
-_MIN_PER_THREAD = 1 << 15
-_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}  # by (process id, helper threads)
-
-
-def _split_rows(rows: int, row_size: int) -> list[tuple[int, int]]:
-    """Contiguous row ranges, one per torch intra-op thread, each at least ``_MIN_PER_THREAD`` uniforms."""
-    parts = max(1, min(torch.get_num_threads(), rows, rows * row_size // _MIN_PER_THREAD))
-    edges = [rows * k // parts for k in range(parts + 1)]
-    return list(zip(edges[:-1], edges[1:], strict=True))
-
-
-def _run_split(task, ranges: list[tuple[int, int]]) -> None:
-    """``task(first_row, end_row)`` for every range, on the calling thread and (nogil kernels) a thread pool.
-
-    The kernels are numba ``nogil`` loops, so plain threads run them in parallel. Not numba's own
-    ``parallel=True``: its thread pool would sit beside torch's OpenMP pool (two pools on the same cores),
-    and its default "workqueue" layer aborts when two threads call a kernel at once. One pool per process and
-    thread count (keyed by pid: a forked child starts its own).
-    """
-    if len(ranges) == 1:
-        task(*ranges[0])
-        return
-    key = (os.getpid(), len(ranges) - 1)
-    pool = _pools.get(key)
-    if pool is None:
-        pool = _pools[key] = ThreadPoolExecutor(len(ranges) - 1, thread_name_prefix="probust-rng")
-    futures = [pool.submit(task, *r) for r in ranges[1:]]
-    task(*ranges[0])
-    for f in futures:
-        f.result()
-
-
 def _check(key: int, start: int, out: torch.Tensor) -> None:
     if out.dtype != torch.float32:
         raise TypeError(f"counter uniforms are float32, got an output tensor of {out.dtype}")
@@ -135,9 +100,7 @@ def uniforms(key: int, start: int, out: torch.Tensor, backend: str = "auto") -> 
         _uniforms_torch(key, start, out)
         return out
     flat = out.detach().view(-1).numpy() if out.is_contiguous() else np.empty(out.numel(), dtype=np.float32)
-    # Any split gives the same numbers (a uniform depends on its index alone); pairs keep most parts on words.
-    _run_split(lambda a, b: kernels.fill(np.uint64(key), start + 2 * a, flat[2 * a : min(2 * b, flat.size)]),
-               _split_rows((flat.size + 1) // 2, 2))
+    kernels.fill(np.uint64(key), start, flat)
     if not out.is_contiguous():
         out.copy_(torch.from_numpy(flat).view(out.shape))
     return out
@@ -168,9 +131,6 @@ def affine_uniforms(
     if kernels is None:
         _uniforms_torch(key, start, out)
         return out.mul_(width).add_(lo).clamp_(clo, chi)  # the same two rounded operations and clip
-    flat, m = out.detach().view(-1).numpy(), lo.numel()
     lo_, width_ = (t.detach().contiguous().view(-1).numpy() for t in (lo, width))
-    _run_split(lambda a, b: kernels.affine(np.uint64(key), start + a * m, lo_, width_, np.float32(clo),
-                                           np.float32(chi), flat[a * m : b * m]),
-               _split_rows(len(out), m))
+    kernels.affine(np.uint64(key), start, lo_, width_, np.float32(clo), np.float32(chi), out.detach().view(-1).numpy())
     return out
