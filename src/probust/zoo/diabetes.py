@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import io
 import json
 import math
 from pathlib import Path
@@ -28,7 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from probust.errors import ConfigurationError, DataError, ModelLoadError
+from probust.errors import ConfigurationError, DataError
+from probust.zoo.models import verified_bytes
 
 __all__ = ["RegressionData", "diabetes_mlp", "diabetes_record", "load_diabetes", "load_diabetes_mlp"]
 
@@ -87,10 +86,7 @@ def diabetes_record() -> dict[str, Any]:
 def load_diabetes_mlp() -> nn.Module:
     """The trained MLP in eval mode, its weights' sha256 verified before they are unpickled."""
     meta = diabetes_record()
-    path = _DIR / meta["weights_file"]
-    payload = path.read_bytes()
-    if hashlib.sha256(payload).hexdigest() != meta["sha256"]:
-        raise ModelLoadError(f"weights file {path} is corrupt or modified; re-run scripts/train_diabetes.py")
+    payload = verified_bytes(_DIR / meta["weights_file"], meta["sha256"], remedy="re-run scripts/train_diabetes.py")
     model = diabetes_mlp()
-    model.load_state_dict(torch.load(io.BytesIO(payload), weights_only=True, map_location="cpu"))
+    model.load_state_dict(torch.load(payload, weights_only=True, map_location="cpu"))
     return model.float().eval()

@@ -87,18 +87,25 @@ def _load_from(path: Path, meta: Mapping[str, Any]) -> nn.Module:
 
     Separate from :func:`load_model` so tests can point it at a tampered copy of the weights.
     """
+    return _build(meta["architecture"], verified_bytes(path, meta["sha256"]), str(path))
+
+
+def verified_bytes(path: str | os.PathLike[str], sha256: str, remedy: str = _REINSTALL) -> io.BytesIO:
+    """The bytes of a shipped weights file, after checking them against their recorded sha256.
+
+    The caller loads these bytes, not the file again, which could change in between. ``remedy`` ends the
+    error message (how to get a good file back).
+    """
     try:
         payload = Path(path).read_bytes()
     except OSError as err:
-        raise ModelLoadError(f"weights file {path} cannot be read ({err}); {_REINSTALL}") from err
+        raise ModelLoadError(f"weights file {path} cannot be read ({err}); {remedy}") from err
     digest = hashlib.sha256(payload).hexdigest()
-    if digest != meta["sha256"]:
+    if digest != sha256:
         raise ModelLoadError(
-            f"weights file {path} is corrupt or modified: sha256 {digest}, expected {meta['sha256']}; "
-            f"{_REINSTALL}"
+            f"weights file {path} is corrupt or modified: sha256 {digest}, expected {sha256}; {remedy}"
         )
-    # Load the bytes just verified rather than re-reading the file, which could change in between.
-    return _build(meta["architecture"], io.BytesIO(payload), str(path))
+    return io.BytesIO(payload)
 
 
 def load_state_dict_into(arch: str, path: str | os.PathLike[str]) -> nn.Module:

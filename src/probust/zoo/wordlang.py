@@ -16,8 +16,6 @@ positions, linear) trained by ``scripts/train_wordlang.py``; record ``zoo/text/w
 from __future__ import annotations
 
 import functools
-import hashlib
-import io
 import json
 import os
 import unicodedata
@@ -28,8 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from probust.errors import ConfigurationError, DataError, ModelLoadError
+from probust.errors import ConfigurationError, DataError
 from probust.perturbations.text_edits import ALPHABET, encode
+from probust.zoo.models import verified_bytes
 
 __all__ = ["LANGUAGES", "WordLangCNN", "load_wordlang_model", "load_words", "wordlang_record"]
 
@@ -106,10 +105,7 @@ def wordlang_record() -> dict[str, Any]:
 def load_wordlang_model() -> nn.Module:
     """The trained CNN in eval mode, its weights' sha256 verified before ``torch.load(weights_only=True)``."""
     meta = wordlang_record()
-    path = _DIR / meta["weights_file"]
-    payload = path.read_bytes()
-    if hashlib.sha256(payload).hexdigest() != meta["sha256"]:
-        raise ModelLoadError(f"weights file {path} is corrupt or modified; re-run scripts/train_wordlang.py")
+    payload = verified_bytes(_DIR / meta["weights_file"], meta["sha256"], remedy="re-run scripts/train_wordlang.py")
     model = WordLangCNN()
-    model.load_state_dict(torch.load(io.BytesIO(payload), weights_only=True, map_location="cpu"))
+    model.load_state_dict(torch.load(payload, weights_only=True, map_location="cpu"))
     return model.float().eval()
