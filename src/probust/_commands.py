@@ -374,3 +374,10 @@ def leaderboard(args: argparse.Namespace, load: Callable[[], tuple[str, dict, li
     if page is not None:
         write_text_atomic(page, board.html_page(rid, config, cells))
     return 0
+
+
+def existing_database(db: str, kind: str, create: str) -> str:
+    """``db`` if it is a file, else a clear error: "``kind`` ``db`` does not exist; ``create``"."""
+    if not Path(db).is_file():
+        raise ConfigurationError(f"{kind} {db} does not exist; {create}")
+    return db

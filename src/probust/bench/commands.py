@@ -10,7 +10,6 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import _commands
-from ..errors import ConfigurationError
 from ..estimators import ESTIMATORS
 from ..training import commands as training_commands
 from . import leaderboard as lb
@@ -108,8 +107,4 @@ def _print(rid: str, config: dict, cells: list) -> None:
 
 
 def _existing(db: str) -> str:
-    from pathlib import Path
-
-    if not Path(db).is_file():
-        raise ConfigurationError(f"bench database {db} does not exist; create it with 'probust bench run --db {db}'")
-    return db
+    return _commands.existing_database(db, "bench database", f"create it with 'probust bench run --db {db}'")

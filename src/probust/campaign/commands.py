@@ -12,7 +12,6 @@ import argparse
 import functools
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 from .. import __version__, _commands, api, zoo
@@ -191,6 +190,4 @@ def _operational_weighting(args: argparse.Namespace, options: dict[str, Any], mo
 
 
 def _existing(db: str) -> str:
-    if not Path(db).is_file():
-        raise ConfigurationError(f"results database {db} does not exist; start a campaign with 'probust campaign run'")
-    return db
+    return _commands.existing_database(db, "results database", "start a campaign with 'probust campaign run'")

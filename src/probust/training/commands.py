@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -126,10 +125,8 @@ def bench_command(args: argparse.Namespace, argv: list[str]) -> int:
 
 def leaderboard_command(args: argparse.Namespace, argv: list[str]) -> int:
     def load() -> tuple[str, dict, list]:
-        if not Path(args.db).is_file():
-            raise ConfigurationError(f"database {args.db} does not exist; create it with 'probust bench training "
-                                     f"--db {args.db}'")
-        with tb.TrainingStore(args.db) as store:
+        db = _commands.existing_database(args.db, "database", f"create it with 'probust bench training --db {args.db}'")
+        with tb.TrainingStore(db) as store:
             return tb.load(store, args.run)
 
     return _commands.leaderboard(args, load, _print, lb)
