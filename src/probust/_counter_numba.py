@@ -15,9 +15,9 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
-GAMMA = 0x9E3779B97F4A7C15
-_M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
-_SCALE = np.float32(2.0**-24)
+from ._splitmix import GAMMA, M1, M2, SCALE
+
+_SCALE = np.float32(SCALE)
 _LOW24 = np.uint64(0xFFFFFF)
 
 
@@ -36,8 +36,8 @@ def _jit(signature: str | None = None) -> Callable:
 def _word(key: np.uint64, j: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     """SplitMix64 word ``j`` of the stream ``key`` (the ``j``-th output of SplittableRandom(key))."""
     z = key + (j + np.uint64(1)) * np.uint64(GAMMA)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(M1)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(M2)
     return z ^ (z >> np.uint64(31))
 
 

@@ -37,9 +37,7 @@ import types
 import numpy as np
 import torch
 
-GAMMA = 0x9E3779B97F4A7C15
-_M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
-_SCALE = 2.0**-24
+from ._splitmix import GAMMA, M1, M2, SCALE
 
 
 def _signed(value: int) -> int:
@@ -57,12 +55,12 @@ def _uniforms_torch(key: int, start: int, out: torch.Tensor) -> None:
     first, last = start // 2, (start + n + 1) // 2  # words covering uniforms start .. start + n - 1
     j = torch.arange(first + 1, last + 1, dtype=torch.int64, device=out.device)
     z = j * _signed(GAMMA) + _signed(key)
-    z = (z ^ _shr(z, 30)) * _signed(_M1)
-    z = (z ^ _shr(z, 27)) * _signed(_M2)
+    z = (z ^ _shr(z, 30)) * _signed(M1)
+    z = (z ^ _shr(z, 27)) * _signed(M2)
     z = z ^ _shr(z, 31)
     pairs = torch.stack((_shr(z, 40), _shr(z, 16) & 0xFFFFFF), dim=1).flatten()
     offset = start - 2 * first
-    out.view(-1).copy_(pairs[offset : offset + n]).mul_(_SCALE)
+    out.view(-1).copy_(pairs[offset : offset + n]).mul_(SCALE)
 
 
 @functools.cache
