@@ -311,12 +311,12 @@ class Oracle:
         latents (``LatentStream.take_affine``): the same numbers, a third of the memory traffic.
         """
         form = self.perturbation.affine_form(self.x) if latents.counter_based else None
-        if form is None or self.dtype != torch.float32:
-            for start in range(0, n, self.batch_size):
-                yield self.scores(latents.take(min(self.batch_size, n - start)))
-            return
+        fused = form is not None and self.dtype == torch.float32
         for start in range(0, n, self.batch_size):
             size = min(self.batch_size, n - start)
+            if not fused:
+                yield self.scores(latents.take(size))
+                continue
             self._reserve(size)
             xp, first = latents.take_affine(*form, self.perturbation.clip, size)
             with torch.inference_mode():
