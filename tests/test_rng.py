@@ -157,3 +157,40 @@ def test_normal_streams_are_not_indexed():
         stream.at(0)
     with pytest.raises(TypeError, match="counter-based"):
         stream.take_affine(torch.zeros(3), torch.ones(3), None, 2)
+
+
+def numba_kernels():
+    kernels = _counter_rng._numba_kernels()
+    if kernels is None:
+        pytest.skip("numba is not installed")
+    return kernels
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_the_threaded_kernels_give_the_one_thread_numbers(parts):
+    """Split over threads (what large batches get when torch has several threads): the same numbers."""
+    kernels = numba_kernels()
+    key, n = np.uint64(0xFEEDFACE), 3 * 7 * 1001
+    for start in (0, 1, 2**40 + 3):
+        one, split = np.empty(n, np.float32), np.empty(n, np.float32)
+        kernels.fill(key, start, one)
+        kernels.fill_parallel(key, start, split, parts)
+        assert np.array_equal(one, split)
+        lo, width = np.linspace(-0.1, 0.9, 21, dtype=np.float32), np.full(21, 0.2, np.float32)
+        args = (key, start, lo, width, np.float32(0.0), np.float32(1.0))
+        kernels.affine(*args, one)
+        kernels.affine_parallel(*args, split, parts)
+        assert np.array_equal(one, split)
+
+
+def test_large_requests_use_torch_s_threads_but_never_in_a_forked_child(monkeypatch):
+    kernels = numba_kernels()
+    assert kernels.parallel_parts(1) == 1
+    threads = kernels.parallel_parts(2)
+    assert threads in (1, 2)  # 1 where numba has no thread-safe layer (OpenMP or TBB)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert _counter_rng._parts(kernels, _counter_rng._PARALLEL_MIN - 1) == 1  # small: one thread
+    assert _counter_rng._parts(kernels, _counter_rng._PARALLEL_MIN) == threads
+    real_pid = kernels.os.getpid()
+    monkeypatch.setattr(kernels.os, "getpid", lambda: real_pid + 1)
+    assert kernels.parallel_parts(2) == 1

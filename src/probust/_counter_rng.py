@@ -39,6 +39,9 @@ import torch
 
 from ._splitmix import GAMMA, M1, M2, SCALE
 
+#: Outputs at least this large are split over threads (below, a woken pool costs more than it saves).
+_PARALLEL_MIN = 2**17
+
 
 def _signed(value: int) -> int:
     """The int64 with the bits of the uint64 ``value`` (torch has int64 arithmetic, wrapping modulo 2^64)."""
@@ -87,6 +90,12 @@ def _kernels_for(out: torch.Tensor, backend: str) -> types.ModuleType | None:
     return kernels
 
 
+def _parts(kernels: types.ModuleType, n: int) -> int:
+    """Threads for one kernel call: torch's intra-op thread count for large outputs (the model's threads are
+    idle while its inputs are made), one below ``_PARALLEL_MIN`` uniforms, where waking a pool costs more."""
+    return kernels.parallel_parts(torch.get_num_threads()) if n >= _PARALLEL_MIN else 1
+
+
 def uniforms(key: int, start: int, out: torch.Tensor, backend: str = "auto") -> torch.Tensor:
     """Fill float32 ``out`` (any shape, C order) with uniforms ``start, start + 1, ...`` of the stream ``key``.
 
@@ -98,7 +107,11 @@ def uniforms(key: int, start: int, out: torch.Tensor, backend: str = "auto") -> 
         _uniforms_torch(key, start, out)
         return out
     flat = out.detach().view(-1).numpy() if out.is_contiguous() else np.empty(out.numel(), dtype=np.float32)
-    kernels.fill(np.uint64(key), start, flat)
+    parts = _parts(kernels, flat.size)
+    if parts > 1:
+        kernels.fill_parallel(np.uint64(key), start, flat, parts)
+    else:
+        kernels.fill(np.uint64(key), start, flat)
     if not out.is_contiguous():
         out.copy_(torch.from_numpy(flat).view(out.shape))
     return out
@@ -130,5 +143,10 @@ def affine_uniforms(
         _uniforms_torch(key, start, out)
         return out.mul_(width).add_(lo).clamp_(clo, chi)  # the same two rounded operations and clip
     lo_, width_ = (t.detach().contiguous().view(-1).numpy() for t in (lo, width))
-    kernels.affine(np.uint64(key), start, lo_, width_, np.float32(clo), np.float32(chi), out.detach().view(-1).numpy())
+    args = (np.uint64(key), start, lo_, width_, np.float32(clo), np.float32(chi), out.detach().view(-1).numpy())
+    parts = _parts(kernels, out.numel())
+    if parts > 1:
+        kernels.affine_parallel(*args, parts)
+    else:
+        kernels.affine(*args)
     return out

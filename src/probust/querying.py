@@ -320,7 +320,9 @@ class Oracle:
             self._reserve(size)
             xp, first = latents.take_affine(*form, self.perturbation.clip, size)
             with torch.inference_mode():
-                yield self._evaluate(xp, lambda i, first=first: latents.at(first + i)[0]).double().cpu()
+                scores = self._evaluate(xp, lambda i, first=first: latents.at(first + i)[0]).double().cpu()
+            del xp  # freed before the next batch is made, which then reuses its (cache-warm) memory
+            yield scores
 
     def scores_and_grads(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Failure scores and their gradients with respect to ``z``; costs ``len(z)`` queries."""
