@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import types
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -117,6 +118,55 @@ def uniforms(key: int, start: int, out: torch.Tensor, backend: str = "auto") -> 
     return out
 
 
+def affine_sampler(
+    key: int,
+    lo: torch.Tensor,
+    width: torch.Tensor,
+    clip: tuple[float, float] | None,
+    backend: str = "auto",
+) -> Callable[[int, torch.Tensor], torch.Tensor]:
+    """``fill(start, out)`` sets ``out`` (shape ``(n, *lo.shape)``) to ``clip(lo + u * width)``, uniforms ``start ...``.
+
+    Row ``r`` uses uniforms ``start + r m .. start + (r + 1) m - 1`` (``m = lo.numel()``), in C order: exactly
+    ``Perturbation.apply`` of those latents for an affine uniform family (``x' = clip(lo + width z)``), but
+    without writing the latents to memory (one pass instead of three on the CPU). float32 throughout.
+    Everything that does not change between calls (checks, the kernel, the coefficients as NumPy arrays) is
+    done here once: right after a forward pass each Python-level step costs several times what it costs warm.
+    """
+    if not 0 <= key < 2**64:
+        raise ValueError(f"key must be a 64-bit unsigned integer, got {key}")
+    if lo.dtype != torch.float32 or width.dtype != torch.float32 or width.shape != lo.shape:
+        raise TypeError("the fused sampler needs float32 lo and width of one shape (one row of the output)")
+    clo, chi = clip if clip is not None else (-np.inf, np.inf)
+    kernels = _kernels_for(lo, backend)
+    if kernels is None:
+        def fill_torch(start: int, out: torch.Tensor) -> torch.Tensor:
+            _uniforms_torch(key, start, out)
+            return out.mul_(width).add_(lo).clamp_(clo, chi)  # the same two rounded operations and clip
+        return _checked(fill_torch, lo.shape)
+    args = (np.uint64(key), *(t.detach().contiguous().view(-1).numpy() for t in (lo, width)),
+            np.float32(clo), np.float32(chi))
+
+    def fill_numba(start: int, out: torch.Tensor) -> torch.Tensor:
+        flat = out.detach().view(-1).numpy()
+        parts = _parts(kernels, flat.size)
+        if parts > 1:
+            kernels.affine_parallel(args[0], start, *args[1:], flat, parts)
+        else:
+            kernels.affine(args[0], start, *args[1:], flat)
+        return out
+    return _checked(fill_numba, lo.shape)
+
+
+def _checked(fill: Callable[[int, torch.Tensor], torch.Tensor],
+             row: torch.Size) -> Callable[[int, torch.Tensor], torch.Tensor]:
+    def checked(start: int, out: torch.Tensor) -> torch.Tensor:
+        if out.dtype != torch.float32 or out.shape[1:] != row or not out.is_contiguous() or start < 0:
+            raise ValueError(f"the fused sampler fills contiguous float32 tensors of rows {tuple(row)}, start >= 0")
+        return fill(start, out)
+    return checked
+
+
 def affine_uniforms(
     key: int,
     start: int,
@@ -126,27 +176,5 @@ def affine_uniforms(
     out: torch.Tensor,
     backend: str = "auto",
 ) -> torch.Tensor:
-    """Fill ``out`` of shape ``(n, *lo.shape)`` with ``clip(lo + u * width)`` for uniforms ``start, ...``.
-
-    Row ``r`` uses uniforms ``start + r m .. start + (r + 1) m - 1`` (``m = lo.numel()``), in C order: exactly
-    ``Perturbation.apply`` of those latents for an affine uniform family (``x' = clip(lo + width z)``), but
-    without writing the latents to memory (one pass instead of three on the CPU). float32 throughout.
-    """
-    _check(key, start, out)
-    if lo.dtype != torch.float32 or width.dtype != torch.float32 or out.shape[1:] != lo.shape:
-        raise TypeError("affine_uniforms needs float32 lo and width of the shape of one row of out")
-    if not out.is_contiguous():
-        raise ValueError("affine_uniforms fills a contiguous output tensor")
-    clo, chi = clip if clip is not None else (-np.inf, np.inf)
-    kernels = _kernels_for(out, backend)
-    if kernels is None:
-        _uniforms_torch(key, start, out)
-        return out.mul_(width).add_(lo).clamp_(clo, chi)  # the same two rounded operations and clip
-    lo_, width_ = (t.detach().contiguous().view(-1).numpy() for t in (lo, width))
-    args = (np.uint64(key), start, lo_, width_, np.float32(clo), np.float32(chi), out.detach().view(-1).numpy())
-    parts = _parts(kernels, out.numel())
-    if parts > 1:
-        kernels.affine_parallel(*args, parts)
-    else:
-        kernels.affine(*args)
-    return out
+    """One call of :func:`affine_sampler`: fill ``out`` with ``clip(lo + u * width)`` for uniforms ``start, ...``."""
+    return affine_sampler(key, lo, width, clip, backend)(start, out)

@@ -71,6 +71,16 @@ def eval_mode(model: Model) -> Iterator[None]:
             m.training = mode
 
 
+#: Fused Monte Carlo scores the outputs of up to this many batches together (Oracle.stream_scores) ...
+_GROUP_BATCHES = 16
+#: ... while they take less memory than this.
+_GROUP_BYTES = 2**20
+
+
+def _nbytes(tensors: list[torch.Tensor]) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
 class LatentStream:
     """Latent samples of one perturbation, a function of the seed and the sample's index alone.
 
@@ -139,13 +149,21 @@ class LatentStream:
         Returns the inputs (float32, on the stream's device) and the index of the first sample, from which
         ``at`` recovers any latent. The same numbers as ``Perturbation.apply`` of ``take(n)``.
         """
+        return self.affine_sampler(lo, width, clip)(n)
+
+    def affine_sampler(self, lo: torch.Tensor, width: torch.Tensor,
+                       clip: tuple[float, float] | None) -> Callable[[int], tuple[torch.Tensor, int]]:
+        """``take_affine`` prepared once for many calls: ``take(n)`` returns ``(inputs, first)`` as it does."""
         if not self._counter:
             raise TypeError("take_affine needs a counter-based (uniform) latent stream")
-        first = self._drawn
-        out = torch.empty((n, *lo.shape), device=self._device)
-        _counter_rng.affine_uniforms(self._key, first * math.prod(self._shape), lo, width, clip, out)
-        self._drawn += n
-        return out, first
+        fill, per_sample = _counter_rng.affine_sampler(self._key, lo, width, clip), math.prod(self._shape)
+
+        def take(n: int) -> tuple[torch.Tensor, int]:
+            first = self._drawn
+            out = fill(first * per_sample, torch.empty((n, *lo.shape), device=self._device))
+            self._drawn += n
+            return out, first
+        return take
 
 
 class Oracle:
@@ -241,9 +259,12 @@ class Oracle:
                 f"the model rejected an input of shape {self.x_shape} (batched as {(1, *self.x_shape)}): {err}. "
                 "Pass x as ONE input without a batch dimension, in the shape the model expects."
             ) from err
-        return self._check(out, 1)
+        out = self._as_outputs(out, 1)
+        self._check_finite(out)
+        return out
 
-    def _check(self, out: object, n: int) -> torch.Tensor:
+    def _as_outputs(self, out: object, n: int) -> torch.Tensor:
+        """``out`` as a tensor with one row per input (NumPy outputs converted), or a ModelError."""
         if not isinstance(out, torch.Tensor):
             try:
                 out = torch.as_tensor(np.asarray(out))
@@ -254,6 +275,9 @@ class Oracle:
                 f"the model returned shape {tuple(out.shape)} for a batch of {n} inputs; "
                 "it must return one output row per input (batch dimension first)"
             )
+        return out
+
+    def _check_finite(self, out: torch.Tensor) -> None:
         # A sum is finite only if every term is (or it overflowed: then the exact test decides); one reduction
         # instead of a mask and a reduction, a tenth of the cost on a batch of logits.
         if not math.isfinite(float(out.detach().sum())) and not torch.isfinite(out).all():
@@ -261,38 +285,44 @@ class Oracle:
                 "the model returned NaN or Inf outputs; check the model and its input range "
                 f"(perturbation {self.perturbation.to_spec()})"
             )
-        return out
 
     def _reserve(self, n: int) -> None:
         if n > self.remaining:
             raise RuntimeError(f"estimator bug: {n} queries requested with {self.remaining} left of the budget")
 
     def _forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self._evaluate(self.perturbation.apply(self.x, z), z.__getitem__)
+        xp = self.perturbation.apply(self.x, z)
+        return self._scores(self._outputs(xp), z.__getitem__, xp.__getitem__)
 
-    def _evaluate(self, xp: torch.Tensor, latent: Callable[[int], torch.Tensor]) -> torch.Tensor:
-        """Scores of the perturbed inputs ``xp``; ``latent(i)`` is row ``i``'s latent (read for counterexamples)."""
+    def _outputs(self, xp: torch.Tensor) -> torch.Tensor:
+        """The model's outputs on the perturbed inputs ``xp`` (one row each; counted as queries)."""
         n = len(xp)
         try:
             out = self.model(xp)
         except (RuntimeError, ValueError, TypeError, IndexError) as err:
             raise ModelError(f"the model raised on a batch of {n} perturbed inputs: {err}") from err
-        out = self._check(out, n)
+        out = self._as_outputs(out, n)
         self.n_queries += n
         if self._progress is not None:
             self._progress(n)
+        return out
+
+    def _scores(self, out: torch.Tensor, latent: Callable[[int], torch.Tensor],
+                point: Callable[[int], torch.Tensor]) -> torch.Tensor:
+        """Scores of outputs ``out``; ``latent(i)``, ``point(i)``: row ``i``'s latent and input (counterexamples)."""
+        self._check_finite(out)
         scores = self.failure.score(out)
         if len(self.counterexamples) < MAX_COUNTEREXAMPLES and float(scores.detach().max()) > 0:
-            self._keep_counterexamples(latent, xp, scores)
+            self._keep_counterexamples(latent, point, scores)
         return scores
 
-    def _keep_counterexamples(self, latent: Callable[[int], torch.Tensor], xp: torch.Tensor,
+    def _keep_counterexamples(self, latent: Callable[[int], torch.Tensor], point: Callable[[int], torch.Tensor],
                               scores: torch.Tensor) -> None:
         """Record the first failing inputs of a batch, up to ``MAX_COUNTEREXAMPLES`` in all."""
         failing = torch.nonzero(scores.detach() > 0).flatten()[: MAX_COUNTEREXAMPLES - len(self.counterexamples)]
         for i in failing.tolist():
             self.counterexamples.append(Counterexample(
-                latent(i).detach().cpu().tolist(), xp[i].detach().cpu().tolist(), float(scores[i].detach())
+                latent(i).detach().cpu().tolist(), point(i).detach().cpu().tolist(), float(scores[i].detach())
             ))
 
     def scores(self, z: torch.Tensor) -> torch.Tensor:
@@ -305,24 +335,37 @@ class Oracle:
         return torch.cat(out) if out else torch.empty(0, dtype=torch.float64)
 
     def stream_scores(self, latents: LatentStream, n: int) -> Iterator[torch.Tensor]:
-        """Scores of the next ``n`` samples of ``latents``, one batch at a time (memory stays one batch).
+        """Scores of the next ``n`` samples of ``latents``, in order, a batch or a few batches at a time.
 
         Affine uniform families on a float32 model are sampled in one fused pass that never writes the
-        latents (``LatentStream.take_affine``): the same numbers, a third of the memory traffic.
+        latents (``LatentStream.affine_sampler``): the same numbers, a third of the memory traffic. Their
+        outputs are then checked and scored up to ``_GROUP_BATCHES`` batches at a time (at most
+        ``_GROUP_BYTES`` of outputs): right after a forward pass every small tensor operation costs several
+        times what it costs warm, and a batch of logits is small, so scoring batches together removes most
+        of the per-batch cost. Memory: one batch of inputs, plus the outputs of a group.
         """
         form = self.perturbation.affine_form(self.x) if latents.counter_based else None
-        fused = form is not None and self.dtype == torch.float32
+        if form is None or self.dtype != torch.float32:
+            for start in range(0, n, self.batch_size):
+                yield self.scores(latents.take(min(self.batch_size, n - start)))
+            return
+        take, group, first = latents.affine_sampler(*form, self.perturbation.clip), [], 0
         for start in range(0, n, self.batch_size):
             size = min(self.batch_size, n - start)
-            if not fused:
-                yield self.scores(latents.take(size))
-                continue
             self._reserve(size)
-            xp, first = latents.take_affine(*form, self.perturbation.clip, size)
+            xp, drawn = take(size)
+            first = first if group else drawn
             with torch.inference_mode():
-                scores = self._evaluate(xp, lambda i, first=first: latents.at(first + i)[0]).double().cpu()
-            del xp  # freed before the next batch is made, which then reuses its (cache-warm) memory
-            yield scores
+                group.append(self._outputs(xp))
+            del xp  # freed before the next batch is made, which then reuses its memory
+            if start + size < n and len(group) < _GROUP_BATCHES and _nbytes(group) < _GROUP_BYTES:
+                continue
+            with torch.inference_mode():
+                scores = self._scores(torch.cat(group) if len(group) > 1 else group[0],
+                                      lambda i, f=first: latents.at(f + i)[0],
+                                      lambda i, f=first: self.perturbation.apply(self.x, latents.at(f + i))[0])
+            group = []
+            yield scores.double().cpu()
 
     def scores_and_grads(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Failure scores and their gradients with respect to ``z``; costs ``len(z)`` queries."""
