@@ -14,15 +14,22 @@ buffers go back to the OS and every batch page-faults them in again, and the tun
 `probust` command uses (probust._allocator.keep_freed_memory). Each setting runs in its own process.
 
 Run: .venv/bin/python benchmarks/mc_throughput.py [--models mnist-cnn mnist-mlp] [--rounds 7]
+
+Before/after on a machine whose speed drifts: ``--against OTHER/src`` (the ``src`` folder of another checkout,
+e.g. ``git worktree add /tmp/before <commit>``) runs one worker process per tree (tuned allocator) and has them
+answer alternating rounds in lockstep, then prints both medians and in how many rounds this tree was ahead.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -68,6 +75,44 @@ def measure(args: argparse.Namespace) -> None:
                   f"{statistics.median(m[0] for m in mcs):14,.0f} {ratio:6.2f} {cpu_ratio:9.2f}", flush=True)
 
 
+def serve(args: argparse.Namespace) -> None:
+    """Worker of --against: one MC and one raw round per line read (the seed), ratios written back."""
+    keep_freed_memory()
+    model = pb.zoo.load_model(args.models[0])
+    x, _ = pb.zoo.load_dataset(args.models[0].split("-")[0], split="test")[0]
+    batch = args.batch_sizes[0]
+    inputs = (x + 0.1 * (2 * torch.rand(batch, *x.shape) - 1)).clamp(0, 1)
+    batches = max(1, args.samples // batch)
+    raw_forward_rate(model, inputs, 2)
+    mc_rate(model, x, batch, 2, seed=0)
+    for line in sys.stdin:
+        raw, mc = raw_forward_rate(model, inputs, batches), mc_rate(model, x, batch, batches, seed=int(line))
+        print(json.dumps([mc[0] / raw[0], mc[1] / raw[1]]), flush=True)
+
+
+def compare(args: argparse.Namespace) -> None:
+    here = Path(__file__).resolve().parents[1] / "src"
+    trees = {"this tree": str(here), "against": str(Path(args.against).resolve())}
+    for name in args.models:
+        for batch in args.batch_sizes:
+            argv = [sys.executable, __file__, "--serve", "--models", name, "--batch-sizes", str(batch),
+                    "--samples", str(args.samples)]
+            workers = {label: subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                               env={**os.environ, "PYTHONPATH": src}) for label, src in trees.items()}
+            ratios: dict[str, list[float]] = {label: [] for label in workers}
+            for r in range(args.rounds):
+                for label, worker in workers.items():  # one round each, in turn: drift hits both alike
+                    worker.stdin.write(f"{r}\n")
+                    worker.stdin.flush()
+                    ratios[label].append(json.loads(worker.stdout.readline())[0])
+            for worker in workers.values():
+                worker.stdin.close()
+                worker.wait()
+            ahead = sum(a > b for a, b in zip(*ratios.values(), strict=True))
+            medians = "  ".join(f"{label} {statistics.median(v):.3f}" for label, v in ratios.items())
+            print(f"{name:>10} {batch:6d}  {medians}  (this tree ahead in {ahead} of {args.rounds} rounds)", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=["mnist-cnn", "mnist-mlp"])
@@ -75,7 +120,15 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=51_200, help="samples per timing round")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--allocator", choices=["both", "default", "tuned"], default="both")
+    ap.add_argument("--against", metavar="SRC", help="another checkout's src folder: a paired before/after run")
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.serve:
+        serve(args)
+        return
+    if args.against:
+        compare(args)
+        return
     if args.allocator == "both":
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.samples:,} samples per round, "
               f"median of {args.rounds} alternating rounds")

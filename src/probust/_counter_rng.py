@@ -20,10 +20,11 @@ failure boundary (the two CDFs differ by at most 2^-24 per coordinate, Kolmogoro
 rounding it already does. Rare-event estimators reach small p through the normal CDF in Gaussian
 coordinates (``latent_from_normal``), not through these uniforms, so no level set is resolved by this grid.
 
-Backends: numba kernels on the CPU (:mod:`probust._counter_numba`; 0.8 ns per uniform on one core against
-2.8 ns for numpy's PCG64 float32 on this machine; one thread, see docs/design.md), and the same function in
+Backends: numba kernels on the CPU (:mod:`probust._counter_numba`; 0.55 ns per uniform on one core against
+2.8 ns for numpy's PCG64 float32 on this machine; requests of at least ``_PARALLEL_MIN`` uniforms are split
+over torch's thread count, see docs/design.md), and the same function in
 torch integer arithmetic on any other device, or on the CPU when numba is absent. Both give bit-identical
-results (tests/test_rng.py). :func:`affine_uniforms` fuses the draw with the pushforward of the affine
+results (tests/test_rng.py). :func:`affine_sampler` fuses the draw with the pushforward of the affine
 uniform families (``x' = clip(lo + width u)``), so plain Monte Carlo writes each perturbed input once. Numba is
 written by hand here because no library offers a counter-based generator whose numbers are the same on the
 CPU and in torch on a GPU (torch's Philox is not exposed by index, and its CPU and CUDA streams differ).
