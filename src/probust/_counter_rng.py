@@ -98,6 +98,15 @@ def _parts(kernels: types.ModuleType, n: int) -> int:
     return kernels.parallel_parts(torch.get_num_threads()) if n >= _PARALLEL_MIN else 1
 
 
+def _launch(kernels: types.ModuleType, name: str, flat: np.ndarray, *args: object) -> None:
+    """Run kernel ``name`` (``fill`` or ``affine``) with ``*args, flat``: its ``_parallel`` form on large outputs."""
+    parts = _parts(kernels, flat.size)
+    if parts > 1:
+        getattr(kernels, name + "_parallel")(*args, flat, parts)
+    else:
+        getattr(kernels, name)(*args, flat)
+
+
 def uniforms(key: int, start: int, out: torch.Tensor, backend: str = "auto") -> torch.Tensor:
     """Fill float32 ``out`` (any shape, C order) with uniforms ``start, start + 1, ...`` of the stream ``key``.
 
@@ -109,11 +118,7 @@ def uniforms(key: int, start: int, out: torch.Tensor, backend: str = "auto") -> 
         _uniforms_torch(key, start, out)
         return out
     flat = out.detach().view(-1).numpy() if out.is_contiguous() else np.empty(out.numel(), dtype=np.float32)
-    parts = _parts(kernels, flat.size)
-    if parts > 1:
-        kernels.fill_parallel(np.uint64(key), start, flat, parts)
-    else:
-        kernels.fill(np.uint64(key), start, flat)
+    _launch(kernels, "fill", flat, np.uint64(key), start)
     if not out.is_contiguous():
         out.copy_(torch.from_numpy(flat).view(out.shape))
     return out
@@ -145,16 +150,10 @@ def affine_sampler(
             _uniforms_torch(key, start, out)
             return out.mul_(width).add_(lo).clamp_(clo, chi)  # the same two rounded operations and clip
         return _checked(fill_torch, lo.shape)
-    args = (np.uint64(key), *(t.detach().contiguous().view(-1).numpy() for t in (lo, width)),
-            np.float32(clo), np.float32(chi))
+    coefficients = (*(t.detach().contiguous().view(-1).numpy() for t in (lo, width)), np.float32(clo), np.float32(chi))
 
     def fill_numba(start: int, out: torch.Tensor) -> torch.Tensor:
-        flat = out.detach().view(-1).numpy()
-        parts = _parts(kernels, flat.size)
-        if parts > 1:
-            kernels.affine_parallel(args[0], start, *args[1:], flat, parts)
-        else:
-            kernels.affine(args[0], start, *args[1:], flat)
+        _launch(kernels, "affine", out.detach().view(-1).numpy(), np.uint64(key), start, *coefficients)
         return out
     return _checked(fill_numba, lo.shape)
 
@@ -167,15 +166,3 @@ def _checked(fill: Callable[[int, torch.Tensor], torch.Tensor],
         return fill(start, out)
     return checked
 
-
-def affine_uniforms(
-    key: int,
-    start: int,
-    lo: torch.Tensor,
-    width: torch.Tensor,
-    clip: tuple[float, float] | None,
-    out: torch.Tensor,
-    backend: str = "auto",
-) -> torch.Tensor:
-    """One call of :func:`affine_sampler`: fill ``out`` with ``clip(lo + u * width)`` for uniforms ``start, ...``."""
-    return affine_sampler(key, lo, width, clip, backend)(start, out)

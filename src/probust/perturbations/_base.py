@@ -156,7 +156,7 @@ class Perturbation(ABC):
         """``(lo, width)`` of x's shape, dtype and device when ``x' = clip(lo + width z)`` for the uniform latent.
 
         None (the default) for families of any other form. Those that have it get ``shift`` from it and are
-        sampled by plain Monte Carlo in one fused pass (:func:`probust._counter_rng.affine_uniforms`).
+        sampled by plain Monte Carlo in one fused pass (:func:`probust._counter_rng.affine_sampler`).
         """
         return None
 
