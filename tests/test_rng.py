@@ -6,6 +6,9 @@ a generator with the right law would fail at, so a failure means a wrong law, no
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -170,6 +173,7 @@ def numba_kernels():
 def test_the_threaded_kernels_give_the_one_thread_numbers(parts):
     """Split over threads (what large batches get when torch has several threads): the same numbers."""
     kernels = numba_kernels()
+    kernels.parallel_parts(2)  # the pool starts as probust starts it (keeping torch's thread count)
     key, n = np.uint64(0xFEEDFACE), 3 * 7 * 1001
     for start in (0, 1, 2**40 + 3):
         one, split = np.empty(n, np.float32), np.empty(n, np.float32)
@@ -194,3 +198,30 @@ def test_large_requests_use_torch_s_threads_but_never_in_a_forked_child(monkeypa
     real_pid = kernels.os.getpid()
     monkeypatch.setattr(kernels.os, "getpid", lambda: real_pid + 1)
     assert kernels.parallel_parts(2) == 1
+
+
+_THREADS_CHECK = """
+import sys, torch
+torch.set_num_threads(int(sys.argv[1]))
+import numba, probust as pb
+model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).eval()
+pb.estimate(model, torch.rand(1, 28, 28), "uniform-linf:eps=0.1,clip=0:1", budget=2048, batch_size=1024, seed=0)
+try:
+    layer = numba.threading_layer()
+except ValueError:
+    layer = None
+print(torch.get_num_threads(), layer)
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_sampling_leaves_torch_s_thread_count_alone(threads):
+    """Starting numba's pool sets the thread count of the OpenMP runtime it shares with torch; probust puts it
+    back, and with one torch thread never starts the pool (not even on import). A fresh process, as the pool
+    starts once per process. 3 threads: more than this 2-core machine's numba default, which the start sets."""
+    numba_kernels()
+    out = subprocess.run([sys.executable, "-c", _THREADS_CHECK, str(threads)], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    assert int(out[0]) == threads
+    if threads == 1:
+        assert out[1] == "None"

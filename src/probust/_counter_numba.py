@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import numba
 import numpy as np
+import torch
 
 from ._splitmix import GAMMA, M1, M2, SCALE
 
@@ -99,13 +100,15 @@ def affine(key, start, lo, width, clo, chi, out) -> None:  # pragma: no cover - 
     _affine_rows(key, start, lo, width, clo, chi, out, 0, out.size // lo.size)
 
 
-@_jit("void(uint64, int64, float32[::1], int64)", parallel=True)
+# The parallel kernels compile (or load from the disk cache) on first use, not at import: loading one starts
+# numba's thread pool, which only parallel_parts may do (_start_pool).
+@_jit(parallel=True)
 def fill_parallel(key, start, out, parts) -> None:  # pragma: no cover - compiled
     for p in numba.prange(parts):
         _fill_range(key, start, out, p * out.size // parts, (p + 1) * out.size // parts)
 
 
-@_jit("void(uint64, int64, float32[::1], float32[::1], float32, float32, float32[::1], int64)", parallel=True)
+@_jit(parallel=True)
 def affine_parallel(key, start, lo, width, clo, chi, out, parts) -> None:  # pragma: no cover - compiled
     rows = out.size // lo.size
     for p in numba.prange(parts):
@@ -129,19 +132,38 @@ def parallel_parts(threads: int) -> int:
     Parallel only where numba's threading layer is thread-safe (OpenMP or TBB: asked for when no parallel
     numba code has run yet and ``NUMBA_THREADING_LAYER`` is unset; a workqueue layer chosen by the user is
     left alone and not used) and never in a process forked after it started, because GNU OpenMP's pool does
-    not survive ``fork`` (numba aborts such a child).
+    not survive ``fork`` (numba aborts such a child). Numba's thread count is set to the result: a parallel
+    region wakes as many threads as that count, whatever the work is split into.
     """
     if threads < 2:
         return 1
     if "pid" not in _probed:
         _probed["pid"] = os.getpid()
-        if _layer() is None and "NUMBA_THREADING_LAYER" not in os.environ:
-            numba.config.THREADING_LAYER = "threadsafe"
-        try:
-            fill_parallel(np.uint64(0), 0, np.empty(4, np.float32), 2)
-        except ValueError:  # neither OpenMP nor TBB could be loaded
-            numba.config.THREADING_LAYER = "default"
-        _probed["ok"] = _layer() in _SAFE_LAYERS
+        _probed["ok"] = _start_pool()
     if not _probed["ok"] or os.getpid() != _probed["pid"]:
         return 1
-    return min(threads, numba.get_num_threads())
+    parts = min(threads, numba.config.NUMBA_NUM_THREADS)
+    if numba.get_num_threads() != parts:
+        numba.set_num_threads(parts)
+    return parts
+
+
+def _start_pool() -> bool:
+    """Start numba's thread pool (the process's first parallel call); whether its layer is thread-safe.
+
+    With torch loaded first, numba's OpenMP layer binds to torch's OpenMP runtime (one pool, not two), and
+    starting it sets that runtime's thread count, which is torch's, to numba's (all cores). It is put back:
+    probust never changes the thread count that a user or a worker process chose (in one process with torch
+    at 1 thread per worker, the change made the suite's workers oversubscribe the cores, up to 10x slower).
+    """
+    if _layer() is None and "NUMBA_THREADING_LAYER" not in os.environ:
+        numba.config.THREADING_LAYER = "threadsafe"
+    threads = torch.get_num_threads()
+    try:
+        fill_parallel(np.uint64(0), 0, np.empty(4, np.float32), 2)
+    except ValueError:  # neither OpenMP nor TBB could be loaded
+        numba.config.THREADING_LAYER = "default"
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+    return _layer() in _SAFE_LAYERS
