@@ -154,6 +154,21 @@ def test_mc_counterexamples_are_apply_of_their_latents():
         assert torch.equal(pert.apply(x, torch.tensor([ce.latent])), torch.tensor([ce.input]))
 
 
+@pytest.mark.parametrize("batch_size", [1, 7, 300, 5000])
+def test_fused_mc_scores_groups_of_batches_as_the_unfused_path_scores_each(batch_size, monkeypatch):
+    """The fused path copies batches' outputs into groups and scores a group at once (a partial last batch and
+    group included): the same failures, maximum score and counterexamples as sampling the latents unfused."""
+    model = torch.nn.Linear(4, 2).eval()  # failure iff x'_0 < 0.25, as above
+    model.weight.data, model.bias.data = torch.zeros(2, 4), torch.tensor([0.0, -0.25])
+    model.weight.data[1, 0] = 1.0
+    x, pert = torch.full((4,), 0.5), UniformLinf(eps=0.5, clip=(0, 1))
+    fused = pb.estimate(model, x, pert, budget=5000, seed=3, batch_size=batch_size)
+    monkeypatch.setattr(UniformLinf, "affine_form", lambda self, x: None)
+    unfused = pb.estimate(model, x, pert, budget=5000, seed=3, batch_size=batch_size)
+    assert fused.diagnostics == unfused.diagnostics and 1000 < fused.diagnostics["n_failures"] < 1500
+    assert fused.counterexamples == unfused.counterexamples
+
+
 def test_normal_streams_are_not_indexed():
     stream = LatentStream(UniformL2(eps=1.0), (3,), entropy=1)
     with pytest.raises(TypeError, match="counter-based"):
