@@ -133,6 +133,19 @@ def add_estimate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", choices=METHODS, help="interval method of the estimator (mc only)")
     parser.add_argument("--budget", type=count, default=10_000, help="queries per input (default: 10000)")
     parser.add_argument("--confidence", type=float, default=0.95, help="interval confidence (default: 0.95)")
+    parser.add_argument("--decompose", action=argparse.BooleanOptionalAction, default=None,
+                        help="estimate a union failure part by part (one run per class the label can change to); "
+                             "default: on for amls, last-particle, gradient-smc and is when the budget allows")
+    parser.add_argument("--replicas", type=int, metavar="K",
+                        help="independent runs per estimate, checked for agreement (default: 2 for amls, "
+                             "last-particle and is when each gets >= 20000 queries, else 1)")
+
+
+def estimate_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``decompose`` and ``replicas`` keywords of ``estimate`` from the command line, checked before any work."""
+    from .estimators._decompose import check_replicas
+
+    return {"decompose": getattr(args, "decompose", None), "replicas": check_replicas(getattr(args, "replicas", None))}
 
 
 def add_scale_options(parser: argparse.ArgumentParser) -> None:

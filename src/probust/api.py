@@ -28,6 +28,8 @@ def estimate(
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
     progress: Callable[[int], None] | None = None,
+    decompose: bool | None = None,
+    replicas: int | None = None,
 ) -> Result:
     """Estimate the local failure probability ``p = 1 - PR(x)`` (Definition 1) with an interval.
 
@@ -58,6 +60,17 @@ def estimate(
         Execution settings; defaults come from the model's parameters.
     progress
         Callback receiving the number of new queries after every batch.
+    decompose
+        Estimate a failure that is a union (label change with 3 or more classes, top-1, an output region of
+        several polyhedra) part by part, one run per disjoint part ("fails to class j"), and add them up with a
+        Bonferroni interval. ``None`` (default): on for the model-based estimators (amls, last-particle,
+        gradient-smc, is) when each part gets at least 2,000 queries; ``result.diagnostics["decomposition"]``
+        lists the parts. A rare-event run follows one direction of rising score and misses failure modes
+        reached from another.
+    replicas
+        Independent runs per estimate (each with its share of the budget), whose disagreement beyond their
+        intervals (Cochran's Q) marks the result ``unreliable``. ``None``: 2 for amls, last-particle and is when
+        each gets at least 20,000 queries, else 1.
 
     Returns
     -------
@@ -75,7 +88,7 @@ def estimate(
     return get_estimator(estimator).estimate(
         model, x, perturbation,
         budget=budget, confidence=confidence, seed=seed, label=label, failure=failure,
-        batch_size=batch_size, device=device, dtype=dtype, progress=progress,
+        batch_size=batch_size, device=device, dtype=dtype, progress=progress, decompose=decompose, replicas=replicas,
     )
 
 

@@ -79,9 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
 # -- commands ------------------------------------------------------------------------------------------
 def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     estimator = _commands.make_estimator(args.estimator, args.interval)
+    options = _commands.estimate_options(args)  # checked before anything loads
     task = _commands.prepare(args, estimator)
     call = functools.partial(
-        api.estimate, estimator=estimator, budget=task.budget, confidence=task.confidence
+        api.estimate, estimator=estimator, budget=task.budget, confidence=task.confidence, **options,
     )
     results = _commands.run_task(task, call)
     summary = _estimate_summary(results)
@@ -184,20 +185,30 @@ _STATUS_NOTES = {
     "stalled": "stalled: no failure region found (the levels stopped rising below the failure threshold)",
     "budget-exhausted": "budget-exhausted: the levels were still rising: failures may exist beyond this budget "
                         "(raise --budget)",
+    "unreliable": "WARNING unreliable: a diagnostic of the estimator failed (see the warnings in --json); do not "
+                  "use that interval for a claim",
 }
+
+#: What the interval rests on (the basis column): exact and sound need no note.
+_GUARANTEE_NOTE = ("model-based: the interval holds only if the estimator's chains mix and reach every failure mode; "
+                   "the i.i.d. draws alone give p <= {upper:.3g} (the largest such bound over these inputs)")
 
 
 def _print_estimates(task: _commands.Task, results: Sequence[Result], summary: dict[str, Any]) -> None:
     unfinished = sorted({r.status for r in results} & set(_STATUS_NOTES))
     table = _results_table(task, f"probust evaluate: {task.title}",
-                           ["p", "p low", "p high", "PR", "queries", "sec", *(["status"] if unfinished else [])])
+                           ["p", "p low", "p high", "PR", "basis", "queries", "sec",
+                            *(["status"] if unfinished else [])])
     for index, r in zip(task.indices, results, strict=True):
-        table.add_row(*_label_cells(task, index, r), *_interval_cells(r), f"{r.pr:.6g}", *_cost_cells(r),
-                      *([r.status] if unfinished else []))
+        table.add_row(*_label_cells(task, index, r), *_interval_cells(r), f"{r.pr:.6g}", r.guarantee,
+                      *_cost_cells(r), *([r.status] if unfinished else []))
     console = _commands.stdout_console()
     console.print(table)
     for kind in sorted({r.bound_kind for r in results} & set(_BOUND_NOTES)):
         console.print(Text(_BOUND_NOTES[kind].format(confidence=task.confidence)))
+    uppers = [r.unconditional_upper for r in results if r.guarantee == "model-based"]
+    if uppers:
+        console.print(Text(_GUARANTEE_NOTE.format(upper=max(u for u in uppers if u is not None))))
     for status in unfinished:
         console.print(Text(_STATUS_NOTES[status]))
     console.print(f"mean PR {summary['mean_pr']:.4f} over {_inputs(summary['n_inputs'])}; "

@@ -101,11 +101,18 @@ class OutputRegion(Property):
             )
         return flat
 
-    def score(self, outputs: torch.Tensor) -> torch.Tensor:
+    def polytope_scores(self, outputs: torch.Tensor) -> torch.Tensor:
+        """``min_j (a_ij . y + b_ij)`` for each polyhedron i: shape (batch, polyhedra); >= 0 inside."""
         flat = self._check(outputs)
-        scores = [(flat @ A.to(flat.dtype).T.to(flat.device) + b.to(flat.dtype).to(flat.device)).amin(1)
-                  for A, b in self.matrices()]
-        return _strict(torch.stack(scores, 1).amax(1))
+        return torch.stack([(flat @ A.to(flat.dtype).T.to(flat.device) + b.to(flat.dtype).to(flat.device)).amin(1)
+                            for A, b in self.matrices()], 1)
+
+    def score(self, outputs: torch.Tensor) -> torch.Tensor:
+        return _strict(self.polytope_scores(outputs).amax(1))
+
+    def parts(self, clean_output: torch.Tensor) -> tuple[Property, ...] | None:
+        """One part per polyhedron, "in this one and in no earlier one" (:class:`FirstRegion`); None for one."""
+        return tuple(FirstRegion(self, i) for i in range(len(self.polytopes))) if len(self.polytopes) > 1 else None
 
     def describe(self) -> str:
         def term(a: float, i: int) -> str:
@@ -116,6 +123,27 @@ class OutputRegion(Property):
             return text.lstrip("+") + ">=0"
 
         return f"{self.name}:" + " | ".join(" & ".join(half(a, b) for a, b in poly) for poly in self.polytopes)
+
+
+@dataclasses.dataclass(frozen=True)
+class FirstRegion(Property):
+    """The outputs lie in polyhedron ``index`` of ``region`` and in none before it: the disjoint parts of a union.
+
+    score = min(s_i, -max_{l<i} s_l) with s the polyhedra's scores: s_i >= 0 counts (as in ``OutputRegion``),
+    each earlier s_l must be < 0. The parts over all i add up to the region exactly.
+    """
+
+    region: OutputRegion
+    index: int
+    name = "first-region"
+
+    def score(self, outputs: torch.Tensor) -> torch.Tensor:
+        scores = self.region.polytope_scores(outputs)
+        own = _strict(scores[:, self.index])
+        return own if self.index == 0 else torch.minimum(own, -scores[:, : self.index].amax(1))
+
+    def describe(self) -> str:
+        return f"{self.region.describe()} [polyhedron {self.index + 1} of {len(self.region.polytopes)}, none before]"
 
 
 def output_region(failure: Property, n_outputs: int) -> OutputRegion:

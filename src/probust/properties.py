@@ -35,6 +35,15 @@ class Property(ABC):
     def score(self, outputs: torch.Tensor) -> torch.Tensor:
         """Failure scores, one per row of ``outputs`` (batch first); failure <=> score > 0."""
 
+    def parts(self, clean_output: torch.Tensor) -> tuple[Property, ...] | None:
+        """Disjoint properties whose failures add up to this one's, or None if it is not a union.
+
+        Called on a resolved property. Rare-event estimators estimate a union part by part
+        (``probust.estimators._decompose``): one run follows one direction of rising score and misses
+        the failure modes reached from other directions.
+        """
+        return None
+
     def describe(self) -> str:
         """Compact description recorded in results, e.g. ``label-change:label=7``."""
         fields = ",".join(f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self))  # type: ignore[arg-type]
@@ -72,6 +81,43 @@ class LabelChange(Property):
         others[:, self.label] = -torch.inf
         return _strict(others.amax(1) - ref)
 
+    def parts(self, clean_output: torch.Tensor) -> tuple[Property, ...] | None:
+        """One part per other class: "the label changes to class j" (:class:`WinningClass`); None with 2 classes."""
+        n = clean_output.shape[1]
+        return tuple(WinningClass(self.label, j) for j in range(n) if j != self.label) if n > 2 else None
+
+
+@dataclasses.dataclass(frozen=True)
+class WinningClass(Property):
+    """The label changes from ``label`` to ``target``: ``target`` is the winning class among the others.
+
+    The parts of a :class:`LabelChange` over all targets j != y are disjoint and add up to it exactly: ties are
+    resolved as ``argmax`` resolves them (the smallest index wins among equal other classes) and a tie with y
+    counts as a failure, as in ``LabelChange``. score = min(z_j - z_y, z_j - max_{k<j, k!=y} z_k,
+    z_j - max_{k>j, k!=y} z_k), each term > 0 (>= 0 for the first and the last) exactly when it holds.
+    """
+
+    label: int
+    target: int
+    name = "winning-class"
+
+    def __post_init__(self) -> None:
+        if self.target == self.label:
+            raise ConfigurationError(f"the target class must differ from the label, got {self.target} for both")
+
+    def score(self, outputs: torch.Tensor) -> torch.Tensor:
+        _check_logits(outputs, self.label)
+        _check_logits(outputs, self.target)
+        z_t = outputs[:, self.target]
+        others = outputs.clone()
+        others[:, [self.label, self.target]] = -torch.inf
+        score = _strict(z_t - outputs[:, self.label])
+        if self.target > 0:  # an earlier class equal to the target wins: strictly above it
+            score = torch.minimum(score, z_t - others[:, : self.target].amax(1))
+        if self.target < outputs.shape[1] - 1:  # the target wins a tie with a later class
+            score = torch.minimum(score, _strict(z_t - others[:, self.target + 1 :].amax(1)))
+        return score
+
 
 @dataclasses.dataclass(frozen=True)
 class TopK(Property):
@@ -100,6 +146,10 @@ class TopK(Property):
         others = outputs.clone()
         others[:, self.label] = -torch.inf
         return _strict(others.topk(self.k, dim=1).values[:, -1] - outputs[:, self.label])
+
+    def parts(self, clean_output: torch.Tensor) -> tuple[Property, ...] | None:
+        """Top-1 is a label change (its parts); for k > 1 the union has no simple disjoint split: None."""
+        return LabelChange(self.label).parts(clean_output) if self.k == 1 else None
 
 
 @dataclasses.dataclass(frozen=True)

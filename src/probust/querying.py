@@ -287,6 +287,9 @@ class Oracle:
             raise RuntimeError(f"estimator bug: {n} queries requested with {self.remaining} left of the budget")
 
     def _forward(self, z: torch.Tensor) -> torch.Tensor:
+        # One reduction (the exact test only if the sum is not finite); the model must never be blamed for this.
+        if not math.isfinite(float(z.detach().sum())) and not torch.isfinite(z).all():
+            raise RuntimeError("estimator bug: non-finite latent points were about to be passed to the model")
         xp = self.perturbation.apply(self.x, z)
         return self._scores(self._outputs(xp), z.__getitem__, xp.__getitem__)
 

@@ -20,14 +20,25 @@ import torch
 from .intervals import METHODS, ConfidenceInterval, Sided, binomial_ci
 
 #: 2: ``status`` and ``counterexamples`` (records of version 1 read with their defaults).
-SCHEMA_VERSION = 2
+#: 3: ``guarantee`` and ``unconditional_upper`` (older records get the guarantee of their estimator).
+SCHEMA_VERSION = 3
 BoundKind = Literal["confidence-interval", "deterministic", "pac"]
+#: What the interval rests on. "exact": i.i.d. sampling of the perturbation law (Monte Carlo, sequential tests,
+#: PAC testers): it holds at its level whatever the failure landscape. "sound": a white-box bound on the model
+#: itself. "model-based": a rare-event estimator (splitting, SMC, importance sampling) whose interval holds only
+#: if its Markov chains mix and every failure mode is reached; such a result carries ``unconditional_upper``.
+Guarantee = Literal["exact", "sound", "model-based"]
+GUARANTEES = ("exact", "sound", "model-based")
+#: The estimators of schema-2 records whose intervals are model-based (read into schema 3).
+_MODEL_BASED_V2 = frozenset({"amls", "last-particle", "gradient-smc", "is"})
 #: How the run ended. "complete": the algorithm finished. "stalled": an adaptive estimator's levels stopped
 #: rising (or converged) below the failure threshold: no failure region was found, and the interval is what
 #: the levels reached support. "budget-exhausted": the levels were still rising towards the threshold when
 #: the budget ran out: failures may exist beyond this budget (the interval is [0, level bound]).
-Status = Literal["complete", "stalled", "budget-exhausted"]
-STATUSES = ("complete", "stalled", "budget-exhausted")
+#: "unreliable": a diagnostic failed (replicas disagree, failures in hand but an estimate of 0, ...): the
+#: interval is not to be trusted; ``unconditional_upper`` still holds.
+Status = Literal["complete", "stalled", "budget-exhausted", "unreliable"]
+STATUSES = ("complete", "stalled", "budget-exhausted", "unreliable")
 
 
 def _frozen(value: Any) -> Any:
@@ -105,9 +116,17 @@ class Result:
     bound_kind
         ``"confidence-interval"`` (statistical, holds with probability ``confidence``), ``"deterministic"``
         (sound for the model itself) or ``"pac"``.
+    guarantee
+        What the interval rests on: ``"exact"`` (i.i.d. sampling), ``"sound"`` (a white-box bound) or
+        ``"model-based"`` (valid only if the estimator's chains mix and reach every failure mode); see ``Guarantee``.
+    unconditional_upper
+        For a model-based result: the upper bound on p (Clopper-Pearson, two-sided level ``confidence``) that the
+        run's own i.i.d. draws from the perturbation law support, whatever the landscape; ``None`` otherwise.
+        A model-based interval that stalled or found nothing never ends below it.
     status
-        ``"complete"``, ``"stalled"`` (no failure region found: the levels stopped rising) or
-        ``"budget-exhausted"`` (failures may lie beyond this budget); see ``Status``.
+        ``"complete"``, ``"stalled"`` (no failure region found: the levels stopped rising),
+        ``"budget-exhausted"`` (failures may lie beyond this budget) or ``"unreliable"`` (a diagnostic failed:
+        do not use the interval for a claim); see ``Status``.
     counterexamples
         A few failing perturbed inputs met during the run (the first ones, at most
         ``querying.MAX_COUNTEREXAMPLES``), with their latents and scores.
@@ -126,6 +145,8 @@ class Result:
     diagnostics: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     bound_kind: BoundKind = "confidence-interval"
+    guarantee: Guarantee = "exact"
+    unconditional_upper: float | None = None
     status: Status = "complete"
     counterexamples: tuple[Counterexample, ...] = ()
     schema_version: int = SCHEMA_VERSION
@@ -137,6 +158,8 @@ class Result:
         object.__setattr__(self, "counterexamples", tuple(self.counterexamples))
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.guarantee not in GUARANTEES:
+            raise ValueError(f"guarantee must be one of {GUARANTEES}, got {self.guarantee!r}")
 
     @property
     def pr(self) -> float:
@@ -193,6 +216,9 @@ class Result:
         if data.get("schema_version", 1) < 2:  # version 1 kept the splitting estimators' ending in diagnostics
             ending = data.get("diagnostics", {}).get("status")
             data["status"] = {"stalled": "stalled", "budget exhausted": "budget-exhausted"}.get(ending, "complete")
+        if data.get("schema_version", 1) < 3:  # version 2 had no guarantee: it follows from the estimator
+            data["guarantee"] = ("sound" if data.get("bound_kind") == "deterministic"
+                                 else "model-based" if data.get("estimator") in _MODEL_BASED_V2 else "exact")
         data["schema_version"] = SCHEMA_VERSION  # read into the current layout
         return target(**data)
 

@@ -103,7 +103,8 @@ class _NeverFails(torch.nn.Module):
 
 @pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: e.name)
 def test_model_that_never_fails_gives_zero_and_a_small_bound_with_a_warning(est):
-    res = est.estimate(_NeverFails().eval(), torch.zeros(5), Gaussian(sigma=0.3), budget=5_000, seed=0)
+    res = est.estimate(_NeverFails().eval(), torch.zeros(5), Gaussian(sigma=0.3), budget=5_000, seed=0,
+                       decompose=False)  # the stall of one run (by parts, each part stalls with half the budget)
     assert res.failure_probability == 0 and res.ci.low == 0
     assert res.ci.high < 0.1 and res.diagnostics["status"] == "stalled"
     assert any("stall" in w or "tied" in w for w in res.warnings)
@@ -144,7 +145,8 @@ def test_single_kills_give_guyaders_estimate_and_garwoods_interval():
     except that a copy which never moved dies with its parent (a tie: factor 1 - 2/N, as in generalised AMS)."""
     case = linear_case("gaussian", 5, 1e-3, seed=8)
     n = 40
-    res = LastParticle(n_particles=n, kill=1).estimate(case.model, case.x, case.perturbation, budget=10**5, seed=3)
+    res = LastParticle(n_particles=n, kill=1).estimate(case.model, case.x, case.perturbation, budget=10**5, seed=3,
+                                                       replicas=1)  # one run: its own kill counts
     killed, kills = res.diagnostics["killed"], res.diagnostics["n_kills"]
     assert res.diagnostics["kill"] == 1 and res.diagnostics["trace_stride"] == 1 and max(killed) <= 3
     last = kills - sum(killed)  # kills of the final partial batch (0 when k = 1)

@@ -162,3 +162,16 @@ def test_report_renders_in_headless_chromium(dbs, tmp_path):
                  "0.01", "--prior-perfection", "0.9", "--redundant-db", str(dbs["b"]), "--html", str(page)]) == 0
     subprocess.run(["python", "scripts/screenshot.py", str(page), str(shot)], check=True, timeout=120)
     assert shot.stat().st_size > 20_000
+
+
+def test_model_based_intervals_are_refused_unless_accepted_by_name(tmp_path, capsys):
+    db = tmp_path / "amls.db"
+    task = [a if a != "0:60" else "0:4" for a in TASK]
+    assert main(["campaign", "run", *task, "--estimator", "amls", "--seed", "0", "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["reliability", "--db", str(db), "--target-pfd", "0.05"]) == 2
+    err = capsys.readouterr().err
+    assert "model-based" in err and "--accept-model-based amls" in err and err.count("\n") == 1
+    out = tmp_path / "c.json"
+    assert main(["reliability", "--db", str(db), "--target-pfd", "0.05", "--accept-model-based", "amls",
+                 "--json", str(out)]) == 0

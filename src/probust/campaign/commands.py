@@ -22,7 +22,7 @@ from .store import ResultsStore
 
 #: The options that define what a campaign computes (stored, and replayed by ``resume``).
 TASK_OPTIONS = ("model", "arch", "dataset", "inputs", "split", "indices", "perturbation", "failure", "seed", "label",
-                "estimator", "interval", "budget", "confidence")
+                "estimator", "interval", "budget", "confidence", "decompose", "replicas")
 
 
 def register(commands: Any) -> None:
@@ -85,7 +85,8 @@ def _execute(task: Any, estimator: Any, store: ResultsStore, campaign: str, args
         store.add(campaign, index, None if task.y is None else int(task.y[index]), result)
 
     if args.workers is None and args.scheduler is None:
-        call = functools.partial(api.estimate, estimator=estimator, budget=task.budget, confidence=task.confidence)
+        call = functools.partial(api.estimate, estimator=estimator, budget=task.budget, confidence=task.confidence,
+                                 **_commands.estimate_options(argparse.Namespace(**options)))
         _commands.run_task(task, call, remaining, on_result=save)
     else:
         if args.workers is not None and args.workers < 1:
@@ -112,6 +113,7 @@ def _print_summary(store: ResultsStore, campaign: str) -> None:
 
 def run_command(args: argparse.Namespace, argv: list[str]) -> int:
     estimator = _commands.make_estimator(args.estimator, args.interval)
+    _commands.estimate_options(args)  # checked before anything loads
     task = _commands.prepare(args, estimator)
     options = {k: getattr(args, k) for k in TASK_OPTIONS}
     with ResultsStore(args.db) as store:

@@ -35,10 +35,11 @@ def evaluate_input(options_json: str, index: int, batch_size: int | None, device
         estimator = _commands.make_estimator(options["estimator"], options["interval"])
         _LOADED[options_json] = (_commands.prepare(ns, estimator), estimator)
     task, estimator = _LOADED[options_json]
+    options = json.loads(options_json)
     result = api.estimate(
         task.model, task.x[index], task.perturbation, estimator=estimator, budget=task.budget,
         confidence=task.confidence, seed=_rng.derive_seed(task.seed, index), label=_commands.reference(task, index),
-        batch_size=batch_size, device=device,
+        batch_size=batch_size, device=device, **_commands.estimate_options(argparse.Namespace(**options)),
     )
     return index, result.to_dict()
 

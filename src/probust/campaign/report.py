@@ -112,10 +112,10 @@ def write_csv(rows: Rows, path: str | Path) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["index", "true_label", "reference_label", "failure_probability", "ci_low", "ci_high",
-                     "confidence", "pr", "n_queries", "seconds", "warnings"])
+                     "confidence", "pr", "guarantee", "status", "n_queries", "seconds", "warnings"])
     for index, y, r in rows:
         writer.writerow([index, y, r.label, r.failure_probability, r.ci.low, r.ci.high, r.ci.confidence, r.pr,
-                         r.n_queries, r.seconds, " | ".join(r.warnings)])
+                         r.guarantee, r.status, r.n_queries, r.seconds, " | ".join(r.warnings)])
     write_text_atomic(path, buf.getvalue())
 
 
@@ -156,10 +156,13 @@ def write_html(
     worst = sorted(rows, key=lambda r: -r[2].failure_probability)[:15]
     table = "".join(
         f"<tr><td>{i}</td><td>{'' if y is None else y}</td><td>{r.label}</td><td>{r.failure_probability:.3g}</td>"
-        f"<td>[{r.ci.low:.3g}, {r.ci.high:.3g}]</td><td>{r.n_queries:,}</td>"
+        f"<td>[{r.ci.low:.3g}, {r.ci.high:.3g}]</td><td>{r.guarantee}</td>"
+        f"<td>{'<b>UNRELIABLE</b>' if r.status == 'unreliable' else r.status}</td><td>{r.n_queries:,}</td>"
         f"<td>{html.escape('; '.join(r.warnings))}</td></tr>" for i, y, r in worst
     )
     warnings = sum(1 for _, _, r in rows if r.warnings)
+    unreliable = sum(1 for _, _, r in rows if r.status == "unreliable")
+    model_based = sum(1 for _, _, r in rows if r.guarantee == "model-based")
     body = f"""<!doctype html><html><head><meta charset="utf-8"><title>probust campaign {status['campaign']}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse;margin:.5em 0}}td,th{{border-bottom:1px solid #ddd;padding:.25em .7em;text-align:left}}
@@ -170,7 +173,10 @@ img{{max-width:100%}}</style></head><body>
 model <code>{html.escape(str(opts['model']))}</code> &middot;
 perturbation <code>{html.escape(perturbation.to_spec())}</code> &middot; estimator
 <code>{html.escape(str(opts['estimator']))}</code>, budget {opts['budget']:,} queries per input
-{f'&middot; <b>{warnings} results carry warnings</b>' if warnings else ''}</p>
+{f'&middot; <b>{warnings} results carry warnings</b>' if warnings else ''}
+{f'&middot; <b>{unreliable} results are unreliable</b> (a diagnostic failed)' if unreliable else ''}</p>
+{f"<p>{model_based} intervals are <b>model-based</b>: they hold only if the estimator's chains mix and reach "
+ "every failure mode (exact: i.i.d. sampling; sound: a white-box bound).</p>" if model_based else ''}
 {tsr_line}
 <h2>Tail measures over inputs</h2><table>{measures}</table>
 <p>VaR/CVaR/EVaR at &alpha;=0.1 of the per-input failure probability; ProbAcc(&kappa;) = share of inputs whose
@@ -179,7 +185,7 @@ failure probability is at most &kappa; (PRBench).</p>
 <h2>Distribution of per-input failure probability</h2><img alt="histogram" src="{_histogram(p)}">
 {f'<h2>Most fragile inputs</h2><img alt="fragile inputs" src="{fragile}">' if fragile else ''}
 <h2>Least robust inputs</h2><table><tr><th>index</th><th>label</th><th>ref</th><th>p</th><th>interval</th>
-<th>queries</th><th>warnings</th></tr>{table}</table>
+<th>basis</th><th>status</th><th>queries</th><th>warnings</th></tr>{table}</table>
 <h2>Configuration</h2><pre>{html.escape(json.dumps(config, indent=1, sort_keys=True))}</pre>
 <p>probust {__version__}</p></body></html>"""
     write_text_atomic(path, body)

@@ -15,8 +15,17 @@ during one batch of moves (a level of AMLS, an iteration of last particle) and a
 towards a target acceptance rate (Robbins-Monro in log s), so the kernel follows the shrinking width of the
 conditioned law as the levels rise.
 
+Ties. A score can be flat on a set of positive probability (dead ReLUs, clipped outputs: on ACAS Xu 2_8 with
+property 2, 92% of the box gives one identical score). Levels of the score alone then tie and stop rising. Each
+particle therefore carries an independent tag u ~ U(0, 1), and particles are ordered by (score, tag)
+lexicographically: the pair has a continuous law, so the levels of the splitting theory are those of
+{(s, u) > (L, t)}, whose probability P[s > L] + P[s = L] (1 - t) runs continuously through a plateau. The kernel
+proposes a fresh tag with every pCN move (an independence proposal from the tag's own law, so the pair stays
+reversible for N(0, I) x U(0, 1)). Where scores do not tie the tags never decide anything: the numbers are
+those of the score alone.
+
 Randomness: only from ``_rng.block_generator(entropy, stream, block)`` with one stream per purpose (initial
-draws, kernel noise and resampling, both keyed by the level / iteration). No random
+draws, kernel noise, resampling and tags, keyed by the level / iteration). No random
 number depends on the oracle's batch size, so a seed gives the same result at any ``batch_size``.
 """
 
@@ -32,7 +41,7 @@ from .. import _rng
 from ..errors import ConfigurationError
 from ..querying import Oracle
 
-STREAM_INIT, STREAM_KERNEL, STREAM_RESAMPLE, STREAM_THIN = 0, 1, 2, 3
+STREAM_INIT, STREAM_KERNEL, STREAM_RESAMPLE, STREAM_THIN, STREAM_TAG = 0, 1, 2, 3, 4
 #: Acceptance rate below which a level's moves are reported as collapsed.
 LOW_ACCEPTANCE = 0.05
 #: Largest number of per-level entries kept in diagnostics (longer lists are thinned evenly).
@@ -69,10 +78,22 @@ def score(oracle: Oracle, g: torch.Tensor) -> torch.Tensor:
     return oracle.scores(oracle.perturbation.latent_from_normal(g))
 
 
-def initial_particles(oracle: Oracle, entropy: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` i.i.d. particles from N(0, I) and their scores."""
+def initial_particles(oracle: Oracle, entropy: int, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``n`` i.i.d. particles from N(0, I), their scores and their tie-breaking tags."""
     g = normals(entropy, STREAM_INIT, 0, (n, *oracle.perturbation.latent_shape(oracle.x_shape)))
-    return g, score(oracle, g)
+    tags = torch.from_numpy(_rng.block_generator(entropy, STREAM_TAG, 0).random(n))
+    return g, score(oracle, g), tags
+
+
+def beyond(s: torch.Tensor, u: torch.Tensor, level: float, tag: float, strict: bool) -> torch.Tensor:
+    """Particles with ``(s, u) > (level, tag)`` lexicographically (``>=`` unless ``strict``)."""
+    return (s > level) | ((s == level) & ((u > tag) if strict else (u >= tag)))
+
+
+def order_statistic(s: torch.Tensor, u: torch.Tensor, j: int) -> tuple[float, float]:
+    """The ``j``-th smallest (score, tag) pair (0-based), in the lexicographic order."""
+    i = int(np.lexsort((u.numpy(), s.numpy()))[j])
+    return float(s[i]), float(u[i])
 
 
 def level_trend(levels: list[float], window: int) -> tuple[float, float]:
@@ -138,7 +159,8 @@ def check_kernel_params(n_steps: int, target_acceptance: float, initial_step: fl
 
 
 class PCNKernel:
-    """pCN moves of a batch of particles restricted to {score > level} (``>=`` when ``strict=False``)."""
+    """pCN moves of a batch of particles restricted to {(score, tag) > (level, level tag)} (``>=`` when
+    ``strict=False``); see the module docstring for the tags."""
 
     #: Robbins-Monro gain of the log step size, the range of the step and its largest growth per batch (the
     #: conditioned law only narrows as levels rise: a step that grew fast on an easy level overshoots the next).
@@ -149,9 +171,10 @@ class PCNKernel:
         self.n_calls = 0  # the block id of the kernel noise: one block per call (a level, an iteration)
 
     def move(
-        self, g: torch.Tensor, s: torch.Tensor, level: float, n_steps: int, strict: bool
-    ) -> tuple[torch.Tensor, torch.Tensor, float, torch.Tensor]:
-        """``n_steps`` moves of every particle; returns particles, scores, acceptance rate and a moved-mask.
+        self, g: torch.Tensor, s: torch.Tensor, u: torch.Tensor, level: tuple[float, float], n_steps: int,
+        strict: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float, torch.Tensor]:
+        """``n_steps`` moves of every particle; returns particles, scores, tags, acceptance rate and a moved-mask.
 
         The step is fixed during the call and adapted afterwards from its acceptance rate: a step chosen from
         the acceptance of the very particles it moves breaks the invariance (measured: with 10 particles per
@@ -160,19 +183,21 @@ class PCNKernel:
         accepted, moved = 0, torch.zeros(len(g), dtype=torch.bool)
         shrink = math.sqrt(1.0 - self.step**2)
         noise = block_torch_generator(self.entropy, STREAM_KERNEL, self.n_calls)
+        tag_noise = block_torch_generator(self.entropy, STREAM_TAG, 1 + self.n_calls)
         self.n_calls += 1
         for _ in range(n_steps):
             proposal = torch.randn(g.shape, generator=noise).mul_(self.step).add_(g, alpha=shrink)
+            u_new = torch.rand(len(g), dtype=torch.float64, generator=tag_noise)
             s_new = score(self.oracle, proposal)
-            ok = s_new > level if strict else s_new >= level
+            ok = beyond(s_new, u_new, *level, strict)
             g = torch.where(ok.view(-1, *([1] * (g.ndim - 1))), proposal, g)
-            s = torch.where(ok, s_new, s)
+            s, u = torch.where(ok, s_new, s), torch.where(ok, u_new, u)
             moved |= ok
             accepted += int(ok.sum())
         rate = accepted / (n_steps * len(g))
         factor = min(self.MAX_GROWTH, max(0.5, math.exp(self.GAIN * (rate - self.target))))
         self.step = min(self.MAX_STEP, max(self.MIN_STEP, self.step * factor))
-        return g, s, rate, moved
+        return g, s, u, rate, moved
 
 
 def family_relative_variance(above: torch.Tensor, family: torch.Tensor) -> float:

@@ -6,12 +6,16 @@ analysis", Stoch. Anal. Appl. 2007. With scores s (failure <=> s > 0), N particl
 
     g_1..g_N ~ N(0, I);  log p = 0;  L_0 = -inf
     repeat:
-        L_k = min(quantile_{1 - rho}(s), 0)           # the (1 - rho) N-th smallest score
+        L_k = min(quantile_{1 - rho}(s), 0)           # the (1 - rho) N-th smallest score (ties: by tag)
         if L_k <= L_{k-1}: L_k = 0; warn "stalled"    # Webb's rule: no progress, finish here
         if L_k == 0: log p += log(#{s > 0} / N); stop
         log p += log(#{s >= L_k} / N)
         replace each particle with s < L_k by a copy of a uniformly drawn survivor
         M pCN moves of every particle, invariant for N(0, I) restricted to {s >= L_k}
+
+Scores that tie (plateaus) are ordered by each particle's independent tag (``_splitting``, "Ties"): a level is
+then a (score, tag) pair, and a plateau is crossed in levels of the pair instead of ending the run. Webb's rule
+is left only for moves that are all rejected.
 
 Interval: a normal interval on log p. Cerou, Del Moral, Furon & Guyader ("Sequential Monte Carlo for rare event
 estimation", Stat. Comput. 2012) show for this adaptive algorithm that sqrt(N) (p_hat - p) / p is asymptotically
@@ -83,6 +87,7 @@ class AdaptiveMultilevelSplitting(Estimator):
     target_acceptance: float = 0.3
     initial_step: float = 0.5
     name = "amls"
+    guarantee = "model-based"
     min_budget = 2
 
     def __post_init__(self) -> None:
@@ -105,22 +110,26 @@ class AdaptiveMultilevelSplitting(Estimator):
     def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
         n, m = self.particles_for(oracle.budget), self.n_steps
         kernel = sp.PCNKernel(oracle, entropy, self.initial_step, self.target_acceptance)
-        g, s = sp.initial_particles(oracle, entropy, n)
-        log_p, var, var_ideal, level = 0.0, 0.0, 0.0, -math.inf  # variances of log p_hat (see the docstring)
+        g, s, u = sp.initial_particles(oracle, entropy, n)
+        iid = (int((s > 0).sum()), n)
+        log_p, var, var_ideal = 0.0, 0.0, 0.0  # variances of log p_hat (see the docstring)
+        level = (-math.inf, 0.0)  # (score, tag) of the current level
         family = torch.arange(n)  # the survivor of the last resampling that each particle is a copy of
         trace: dict[str, list] = {k: [] for k in ("levels", "kept", "particles", "acceptance", "step_size",
                                                   "distinct")}
         warnings: list[str] = []
         status = "reached level 0"
         while True:
-            new_level = min(float(torch.sort(s).values[min(n - 1, math.floor((1 - self.rho) * n))]), 0.0)
-            if new_level <= level or (new_level < 0 and bool((s >= new_level).all())):
-                warnings.append(f"level stalled at {new_level:.4g} after {len(trace['levels'])} levels (scores tied "
-                                "or moves rejected); finished as if the next level were 0, so the estimate is crude")
-                status, new_level = "stalled", 0.0
-            above = s > 0 if new_level == 0.0 else s >= new_level
+            new_level = sp.order_statistic(s, u, min(n - 1, math.floor((1 - self.rho) * n)))
+            if new_level[0] >= 0:
+                new_level = (0.0, 0.0)
+            elif new_level <= level or bool(sp.beyond(s, u, *new_level, strict=False).all()):
+                warnings.append(f"level stalled at {new_level[0]:.4g} after {len(trace['levels'])} levels (moves "
+                                "rejected); finished as if the next level were 0, so the estimate is crude")
+                status, new_level = "stalled", (0.0, 0.0)
+            above = s > 0 if new_level[0] == 0.0 else sp.beyond(s, u, *new_level, strict=False)
             kept = int(above.sum())
-            trace["levels"].append(new_level)
+            trace["levels"].append(new_level[0])
             trace["kept"].append(kept)
             trace["particles"].append(n)
             if kept == 0:
@@ -128,7 +137,7 @@ class AdaptiveMultilevelSplitting(Estimator):
             log_p += math.log(kept / n)
             var += sp.family_relative_variance(above, family)
             var_ideal += (n - kept) / (kept * n)
-            if new_level == 0.0:
+            if new_level[0] == 0.0:
                 break
             level = new_level
             n_next = n
@@ -139,18 +148,18 @@ class AdaptiveMultilevelSplitting(Estimator):
             if oracle.remaining < n_next * m:
                 status = "budget exhausted"
                 break
-            alive = torch.nonzero(s >= level).flatten()
-            dead = torch.nonzero(s < level).flatten()
+            alive = torch.nonzero(above).flatten()
+            dead = torch.nonzero(~above).flatten()
             picks = sp.choose(entropy, len(trace["levels"]), len(alive), len(dead))
-            g[dead], s[dead] = g[alive[picks]], s[alive[picks]]
+            g[dead], s[dead], u[dead] = g[alive[picks]], s[alive[picks]], u[alive[picks]]
             family[alive], family[dead] = torch.arange(len(alive)), picks
             if n_next < n:
                 keep = sp.thin_particles(entropy, len(trace["levels"]), n, n_next)
-                g, s, family, n = g[keep], s[keep], family[keep], n_next
-            g, s, rate, _ = kernel.move(g, s, level, m, strict=False)
+                g, s, u, family, n = g[keep], s[keep], u[keep], family[keep], n_next
+            g, s, u, rate, _ = kernel.move(g, s, u, level, m, strict=False)
             trace["acceptance"].append(rate)
             trace["step_size"].append(kernel.step)
-            trace["distinct"].append(len(torch.unique(s)) / n)
+            trace["distinct"].append(len(torch.unique(torch.stack([s, u], 1), dim=0)) / n)
 
         failing = int((s > 0).sum())
         limit = sp.level_trend(trace["levels"], TREND_WINDOW)[0]
@@ -165,7 +174,7 @@ class AdaptiveMultilevelSplitting(Estimator):
             estimate, low = math.exp(log_p) * failing / kept, 0.0
             high = sp.ci_from_log(log_p, math.sqrt(var), confidence)[1]
             if status == "budget exhausted":
-                warnings.append(f"budget exhausted at level {level:.4g} (probability ~{math.exp(log_p):.3g}) while "
+                warnings.append(f"budget exhausted at level {level[0]:.4g} (probability ~{math.exp(log_p):.3g}) while "
                                 "the levels were still rising: failures may exist beyond this budget; the interval "
                                 "is [0, upper bound of that level's probability]")
         else:
@@ -190,4 +199,5 @@ class AdaptiveMultilevelSplitting(Estimator):
             "log_variance": var, "log_variance_idealised": var_ideal,  # Var(log p_hat): by families / Cerou et al.
         }
         ci = ConfidenceInterval(low, high, confidence, "amls-asymptotic-lognormal")
-        return Outcome(estimate, ci, diagnostics=diagnostics, warnings=tuple(warnings), status=sp.STATUS[status])
+        return Outcome(estimate, ci, diagnostics=diagnostics, warnings=tuple(warnings), status=sp.STATUS[status],
+                       iid=iid)

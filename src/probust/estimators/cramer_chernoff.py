@@ -188,6 +188,7 @@ class CramerChernoff(Estimator):
     law: Literal["exact", "chernoff"] = "exact"
     local: bool = True
     name = "cramer-chernoff"
+    guarantee = "sound"
 
     def __post_init__(self) -> None:
         if self.law not in ("exact", "chernoff"):

@@ -114,6 +114,8 @@ class GradientSMC(Estimator):
     max_iterations: int = 500
     n_replicas: int = 8
     name = "gradient-smc"
+    own_replicas = True
+    guarantee = "model-based"
     min_budget = 10
 
     def __post_init__(self) -> None:
@@ -179,7 +181,8 @@ class GradientSMC(Estimator):
             for r, rate in zip(np.flatnonzero(active), accepted, strict=True):
                 hist["acceptance"][r].append(float(rate))
                 hist["step_sizes"][r].append(float(step[r]))
-        return self._outcome(np.exp(log_z), initial_failures, m, n, fraction, cut, iteration, hist, confidence)
+        outcome = self._outcome(np.exp(log_z), initial_failures, m, n, fraction, cut, iteration, hist, confidence)
+        return dataclasses.replace(outcome, iid=(initial_failures, m * n))
 
     def _outcome(self, estimates, initial_failures, m, n, fraction, cut, iteration, hist, confidence) -> Outcome:
         """Mean of the replica estimates, the t interval over replicas, warnings and diagnostics."""
@@ -187,7 +190,8 @@ class GradientSMC(Estimator):
         if p_hat > 0 and m > 1:
             sigma = math.sqrt(math.log1p(float(estimates.var(ddof=1)) / p_hat**2 / m))
             t = float(stats.t.isf((1 - confidence) / 2, m - 1))
-            ci = ConfidenceInterval(p_hat * math.exp(-t * sigma), min(1.0, p_hat * math.exp(t * sigma)), confidence,
+            spread = math.exp(min(t * sigma, 700.0))  # two replicas at a high level: t is huge, exp would overflow
+            ci = ConfidenceInterval(p_hat / spread, min(1.0, p_hat * spread), confidence,
                                     f"lognormal-t-over-{m}-replicas")
         elif p_hat > 0:
             ci = ConfidenceInterval(0.0, 1.0, confidence, "none (one replica: no variance estimate)")

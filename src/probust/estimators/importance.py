@@ -76,6 +76,7 @@ class ImportanceSampling(Estimator):
     design_fraction: float = 0.3
     shift_scale: float = 1.0
     name = "is"
+    guarantee = "model-based"
     min_budget = 10
 
     def __post_init__(self) -> None:
@@ -132,6 +133,7 @@ class ImportanceSampling(Estimator):
         move the shift along the w-averaged unit score gradient until the pilot sees failures."""
         n_pilot = max(10, min(1000, oracle.budget // 40))
         levels: list[float] = []
+        iid = (0, 0)  # the pilot at the origin is an i.i.d. sample of the perturbation law
         r_min = float(m.norm())  # the shift moves out from the design point, never back towards the origin
         for r in range(self.ce_rounds):
             if n_pilot > allowance - oracle.n_queries:
@@ -139,6 +141,8 @@ class ImportanceSampling(Estimator):
             g = m + gk.normals(entropy, _PILOT, r, (n_pilot, *m.shape))
             s, ds = gk.scores_and_grads(oracle, g)
             n_fail = int((s > 0).sum())
+            if not bool(m.any()):
+                iid = (iid[0] + n_fail, iid[1] + n_pilot)
             if r == 0 and n_fail >= _MIN_ELITE:
                 break  # the proposal at the design point hits the failure set: keep it
             level = 0.0 if n_fail >= _MIN_ELITE else min(0.0, float(torch.quantile(s, 1 - self.elite_fraction)))
@@ -153,16 +157,21 @@ class ImportanceSampling(Estimator):
             else:
                 unit = ds[elite] / norms[elite].view(-1, *[1] * m.ndim)
                 e = (w.view(-1, *[1] * m.ndim) * unit).sum(0)
+                if not float(e.norm()) > 1e-12 * float(w.max()):
+                    # The elite's gradients cancel (failure on both sides of a symmetric landscape): no one
+                    # direction to shift along. Keep the shift so far and stop refining, rather than divide by 0.
+                    break
                 e = e / e.norm()
             m = _clip_norm(max(r_min, float((w * (g[elite] * e).flatten(1).sum(1)).sum())) * e)
             if level >= 0:
                 break
-        return m, {"ce_levels": levels, "pilot_size": n_pilot}
+        return m, {"ce_levels": levels, "pilot_size": n_pilot, "iid": iid}
 
     def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
         allowance = int(self.design_fraction * oracle.budget)
         m, diagnostics = self._design_point(oracle, entropy, allowance)
         m, ce = self._refine(oracle, m, entropy, allowance)
+        iid = ce.pop("iid")
         m = self.shift_scale * m
         half_sq_norm = 0.5 * float((m * m).sum())
         n = oracle.remaining
@@ -196,4 +205,4 @@ class ImportanceSampling(Estimator):
             "shift_norm": float(m.norm()), "n_final_samples": n, "n_final_failures": k, "ess": ess,
             "standard_error": se, "relative_se": se / p_hat if p_hat > 0 else None,
         })
-        return Outcome(min(1.0, p_hat), ci, diagnostics=diagnostics, warnings=tuple(warnings))
+        return Outcome(min(1.0, p_hat), ci, diagnostics=diagnostics, warnings=tuple(warnings), iid=iid)

@@ -14,6 +14,9 @@ estimation of extreme quantiles and extreme probabilities", Appl. Math. Optim. 2
         invariant for N(0, I) restricted to {s > Z}
     p_hat = prod over iterations of (1 - K_i / N) * (1 - j / N)   (j = kills of the partial last batch)
 
+Scores that tie (plateaus) are ordered by each particle's independent tag (``_splitting``, "Ties"), so exactly k
+particles die per iteration and the (score, tag) pair has the continuous law the theory below needs.
+
 Idealised theory (the moves give fresh draws of the conditioned law). In the coordinates
 Y = -log P[S > s] the particles are i.i.d. Exp(1), and within an iteration the kill levels are order statistics
 of N exponentials: the kills form a counting process whose inter-arrival times are exponential with rates
@@ -87,6 +90,7 @@ class LastParticle(Estimator):
     target_acceptance: float = 0.3
     initial_step: float = 0.5
     name = "last-particle"
+    guarantee = "model-based"
     min_budget = 2
 
     def __post_init__(self) -> None:
@@ -116,15 +120,16 @@ class LastParticle(Estimator):
         (n, k), t = self.particles_for(oracle.budget), self.n_steps
         n0, k0 = n, k
         kernel = sp.PCNKernel(oracle, entropy, self.initial_step, self.target_acceptance)
-        g, s = sp.initial_particles(oracle, entropy, n)
+        g, s, u = sp.initial_particles(oracle, entropy, n)
+        iid = (int((s > 0).sum()), n)
         log_p, kills, mean, var = 0.0, 0, 0.0, 0.0  # mean, var: of the kill time T_C in the Y coordinates
         trace: dict[str, list] = {key: [] for key in ("levels", "killed", "acceptance", "step_size")}
         unmoved, warnings, status = 0, [], "reached level 0"
         while True:
-            order = torch.sort(s, stable=True).values
-            level = float(order[k - 1])
-            n_kill = int((s <= 0).sum()) if level > 0 else int((s <= level).sum())
-            if level <= 0 and n_kill == n:
+            level, tag = sp.order_statistic(s, u, k - 1)  # ties of the score are broken by the tags
+            killed = (s <= 0) if level > 0 else ~sp.beyond(s, u, level, tag, strict=True)
+            n_kill = int(killed.sum())
+            if level <= 0 and n_kill == n:  # every particle is a clone of one (score, tag): no move was accepted
                 status = "stalled"
                 break
             if level <= 0 and oracle.remaining < n_kill * t:
@@ -137,11 +142,12 @@ class LastParticle(Estimator):
                 break
             trace["levels"].append(level)
             trace["killed"].append(n_kill)
-            dead = torch.nonzero(s <= level).flatten()
-            alive = torch.nonzero(s > level).flatten()
+            dead = torch.nonzero(killed).flatten()
+            alive = torch.nonzero(~killed).flatten()
             parents = alive[sp.choose(entropy, len(trace["levels"]), len(alive), n_kill)]
-            g_new, s_new, rate, moved = kernel.move(g[parents], s[parents], level, t, strict=True)
-            g[dead], s[dead] = g_new, s_new
+            g_new, s_new, u_new, rate, moved = kernel.move(g[parents], s[parents], u[parents], (level, tag), t,
+                                                           strict=True)
+            g[dead], s[dead], u[dead] = g_new, s_new, u_new
             unmoved += int((~moved).sum())
             if self.n_particles is None:  # depth before particles (module docstring)
                 n_next = sp.depth_count(n, DEPTH_FLOOR, oracle.remaining, t * k / n,
@@ -149,7 +155,7 @@ class LastParticle(Estimator):
                                         sp.level_trend(trace["levels"], TREND_WINDOW)[1])
                 if n_next < n:
                     keep = sp.thin_particles(entropy, len(trace["levels"]), n, n_next)
-                    g, s, n = g[keep], s[keep], n_next
+                    g, s, u, n = g[keep], s[keep], u[keep], n_next
                     k = max(1, min(n - 1, self.kill or math.ceil(KILL_FRACTION * n)))
             trace["acceptance"].append(rate)
             trace["step_size"].append(kernel.step)
@@ -169,8 +175,9 @@ class LastParticle(Estimator):
             estimate, low = math.exp(log_p), math.exp(-lam_high)
         elif status == "stalled":
             estimate, low, high = 0.0, 0.0, high * sp.zero_count_upper(n, confidence)
-            warnings.append(f"all {n} particles tied at score {level:.4g} (a plateau the moves cannot leave); "
-                            "the estimate 0 is crude and the upper bound assumes the tied particles are independent")
+            warnings.append(f"stalled: all {n} particles are copies of one point at score {level:.4g} (no move was "
+                            "accepted): no failure region was found; the upper bound is raised to the one the "
+                            "initial i.i.d. particles support")
         else:
             estimate, low = math.exp(log_p) * failing / n, 0.0
             last = trace["levels"][-1] if trace["levels"] else -math.inf
@@ -197,4 +204,5 @@ class LastParticle(Estimator):
             "trace_stride": sp.thin(trace["levels"])[1], **{key: sp.thin(v)[0] for key, v in trace.items()},
         }
         ci = ConfidenceInterval(low, min(1.0, high), confidence, "last-particle-poisson")
-        return Outcome(estimate, ci, diagnostics=diagnostics, warnings=tuple(warnings), status=sp.STATUS[status])
+        return Outcome(estimate, ci, diagnostics=diagnostics, warnings=tuple(warnings), status=sp.STATUS[status],
+                       iid=iid)

@@ -108,6 +108,7 @@ class Proven(Estimator):
     law: Literal["exact", "hoeffding"] = "exact"
     relaxation: Literal["crown", "alpha-crown"] = "crown"
     name = "proven"
+    guarantee = "sound"
 
     def __post_init__(self) -> None:
         if self.law not in ("exact", "hoeffding"):

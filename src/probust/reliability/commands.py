@@ -68,6 +68,9 @@ def register(commands: Any) -> None:
     p.add_argument("--redundant-campaign", metavar="ID")
     p.add_argument("--voting", metavar="KooN", help="also the pfd of K-out-of-N copies of the model, each seeing its "
                                                    "own perturbation of the demand, e.g. 2oo3 (needs an mc campaign)")
+    p.add_argument("--accept-model-based", metavar="ESTIMATOR",
+                   help="accept this estimator's model-based intervals (amls, last-particle, gradient-smc, is) as "
+                        "evidence; they hold only if its chains mix and reach every failure mode (default: refused)")
     p.add_argument("--missing", choices=("refuse", "fail"), default="refuse",
                    help="an unfinished campaign: refuse it (default) or count its missing inputs as failing")
     p.add_argument("--seed", type=int, default=0, help="seed of the profile's k-means and the bootstrap (default 0)")
@@ -151,10 +154,12 @@ def reliability_command(args: argparse.Namespace, argv: list[str]) -> int:
     outputs = _outputs(args)
     if args.voting is not None:
         parse_voting(args.voting)  # checked before any work
-    ev = load_campaign(args.db, args.campaign, model=args.model, missing=args.missing)
+    ev = load_campaign(args.db, args.campaign, model=args.model, missing=args.missing,
+                       accept_model_based=args.accept_model_based)
     other = None
     if args.redundant_db is not None:
-        other = load_campaign(args.redundant_db, args.redundant_campaign, missing=args.missing)
+        other = load_campaign(args.redundant_db, args.redundant_campaign, missing=args.missing,
+                              accept_model_based=args.accept_model_based)
         _same_inputs(ev, other)
     cells, profile, source = _profile(args, ev)
     common = dict(undecided=ev.undecided, confidence=confidence, seed=args.seed)

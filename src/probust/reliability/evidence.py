@@ -72,13 +72,18 @@ class CampaignEvidence(Record):
 
 
 def load_campaign(database: str | Path, campaign: str | None = None, *, model: str | None = None,
-                  missing: Missing = "refuse") -> CampaignEvidence:
+                  missing: Missing = "refuse", accept_model_based: str | None = None) -> CampaignEvidence:
     """Read a campaign and check that it ran on exactly ``model`` (default: its own model file, unchanged).
+
+    Results whose interval is model-based (``Result.guarantee``: splitting, SMC, importance sampling) are
+    refused unless ``accept_model_based`` names their estimator: a safety claim should rest on intervals
+    that hold whatever the failure landscape (Monte Carlo, sequential tests, white-box bounds).
 
     Raises
     ------
     ConfigurationError
-        No such database or campaign, another model, or (with ``missing="refuse"``) an unfinished campaign.
+        No such database or campaign, another model, (with ``missing="refuse"``) an unfinished campaign, or
+        model-based results not accepted by name.
     """
     if missing not in ("refuse", "fail"):
         raise ConfigurationError(f"missing must be 'refuse' or 'fail', got {missing!r}")
@@ -109,6 +114,14 @@ def load_campaign(database: str | Path, campaign: str | None = None, *, model: s
             "as failing with --missing fail"
         )
     rows = [results.get(i) for i in planned]
+    model_based = sorted({r.estimator for r in rows if r is not None and r.guarantee == "model-based"})
+    refused = [name for name in model_based if name != accept_model_based]
+    if refused:
+        raise ConfigurationError(
+            f"campaign {cid} in {database} used {refused[0]!r}, whose intervals are model-based (they hold only if "
+            "its chains mix and reach every failure mode); a safety claim refuses them: run the campaign with mc or "
+            f"sequential, or accept them by name with --accept-model-based {refused[0]}"
+        )
     data = ({"dataset": options["dataset"], "split": options["split"] or "test"} if options["dataset"]
             else {"inputs": options["inputs"]})
     return CampaignEvidence(
@@ -119,7 +132,7 @@ def load_campaign(database: str | Path, campaign: str | None = None, *, model: s
         confidence=options["confidence"], seed=options["seed"], label_source=options["label"],
         probust_version=identity["probust_version"], indices=tuple(planned),
         failure_probabilities=tuple(1.0 if r is None else r.failure_probability for r in rows),
-        undecided=tuple(r is None or bool(r.warnings) for r in rows),
+        undecided=tuple(r is None or bool(r.warnings) or r.status == "unreliable" for r in rows),
         seeds=tuple(None if r is None else r.seed for r in rows),
         failures=tuple(_count(r, "n_failures") for r in rows), samples=tuple(_count(r, "n_samples") for r in rows),
         n_missing=len(absent), n_warned=sum(1 for r in rows if r is not None and r.warnings),
