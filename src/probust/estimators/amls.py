@@ -199,5 +199,6 @@ class AdaptiveMultilevelSplitting(Estimator):
             "log_variance": var, "log_variance_idealised": var_ideal,  # Var(log p_hat): by families / Cerou et al.
         }
         ci = ConfidenceInterval(low, high, confidence, "amls-asymptotic-lognormal")
-        return Outcome(estimate, ci, diagnostics=diagnostics, warnings=tuple(warnings), status=sp.STATUS[status],
-                       iid=iid)
+        mixing_failed = bool(low_rate or few) and status == "reached level 0"  # what the interval rests on
+        return Outcome(estimate, ci, diagnostics=diagnostics, warnings=tuple(warnings),
+                       status="unreliable" if mixing_failed else sp.STATUS[status], iid=iid)

@@ -219,7 +219,11 @@ class GradientSMC(Estimator):
         if steps and min(steps) < 1e-3:  # seen only on narrow failure sets (a 6-degree cone in d = 10)
             warnings.append(f"the Langevin step fell to {min(steps):.1e}: particles move little and the estimate "
                             "may be biased low (a narrow failure region); more n_moves reduces the bias")
+        # A collapse of the ESS, of the acceptance or of the step: the interval rests on moves that did not happen.
+        failed = bool(ess and min(ess) < 0.5 * self.ess_fraction * n) or bool(acceptance and min(acceptance) < 0.05) \
+            or bool(steps and min(steps) < 1e-3)
         diagnostics = {"n_particles": n, "n_replicas": m, "replica_estimates": estimates.tolist(),
                        "n_iterations": [len(b) for b in hist["betas"]], "final_failing_fraction": fraction.tolist(),
                        **hist}
-        return Outcome(p_hat, ci, diagnostics=diagnostics, warnings=tuple(warnings))
+        return Outcome(p_hat, ci, diagnostics=diagnostics, warnings=tuple(warnings),
+                       status="unreliable" if failed and p_hat > 0 and not cut else "complete")

@@ -186,7 +186,7 @@ class ImportanceSampling(Estimator):
         var = max(0.0, (total_sq - n * p_hat * p_hat) / (n - 1)) / n if n > 1 else math.inf
         se = math.sqrt(var)
         ess = total**2 / total_sq if total_sq > 0 else 0.0
-        z, warnings = float(stats.norm.isf((1 - confidence) / 2)), []
+        z, warnings, status = float(stats.norm.isf((1 - confidence) / 2)), [], "complete"
         if k == 0:
             warnings.append(
                 f"no failure among {n} importance samples: the estimate is 0 and IS gives no upper bound "
@@ -196,6 +196,7 @@ class ImportanceSampling(Estimator):
         else:
             ci = ConfidenceInterval(max(0.0, p_hat - z * se), min(1.0, p_hat + z * se), confidence, "normal-is")
             if ess < 30:
+                status = "unreliable"
                 warnings.append(
                     f"effective sample size of the failing weights is {ess:.1f} (< 30): the weights are "
                     "degenerate and the normal interval is unreliable"
@@ -205,4 +206,4 @@ class ImportanceSampling(Estimator):
             "shift_norm": float(m.norm()), "n_final_samples": n, "n_final_failures": k, "ess": ess,
             "standard_error": se, "relative_se": se / p_hat if p_hat > 0 else None,
         })
-        return Outcome(min(1.0, p_hat), ci, diagnostics=diagnostics, warnings=tuple(warnings), iid=iid)
+        return Outcome(min(1.0, p_hat), ci, diagnostics=diagnostics, warnings=tuple(warnings), status=status, iid=iid)

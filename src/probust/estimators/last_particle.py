@@ -204,5 +204,6 @@ class LastParticle(Estimator):
             "trace_stride": sp.thin(trace["levels"])[1], **{key: sp.thin(v)[0] for key, v in trace.items()},
         }
         ci = ConfidenceInterval(low, min(1.0, high), confidence, "last-particle-poisson")
-        return Outcome(estimate, ci, diagnostics=diagnostics, warnings=tuple(warnings), status=sp.STATUS[status],
-                       iid=iid)
+        mixing_failed = bool(low_rate or unmoved > 0.2 * sum(trace["killed"])) and status == "reached level 0"
+        return Outcome(estimate, ci, diagnostics=diagnostics, warnings=tuple(warnings),
+                       status="unreliable" if mixing_failed else sp.STATUS[status], iid=iid)
