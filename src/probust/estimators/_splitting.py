@@ -164,7 +164,13 @@ class PCNKernel:
 
     #: Robbins-Monro gain of the log step size, the range of the step and its largest growth per batch (the
     #: conditioned law only narrows as levels rise: a step that grew fast on an easy level overshoots the next).
-    GAIN, MIN_STEP, MAX_STEP, MAX_GROWTH = 2.0, 1e-4, 1.0, 1.25
+    #: The floor is far below any step a smooth landscape needs: a failure set of thin intervals (half-width
+    #: 1e-5 in the Gaussian coordinate) needs steps of that size, which a floor of 1e-4 forbade (issue 23).
+    GAIN, MIN_STEP, MAX_STEP, MAX_GROWTH = 2.0, 1e-7, 1.0, 1.25
+    #: When almost no move is accepted the step shrinks by this factor at once: AMLS meets only a few levels, and
+    #: halving per level cannot follow a conditioned law that narrows by orders of magnitude (measured on a comb
+    #: of thin intervals: acceptance 0.20, 0.05, 0.01, 0 over four levels, then a stall).
+    COLLAPSE_SHRINK = 0.1
 
     def __init__(self, oracle: Oracle, entropy: int, step: float, target: float):
         self.oracle, self.entropy, self.step, self.target = oracle, entropy, step, target
@@ -196,6 +202,8 @@ class PCNKernel:
             accepted += int(ok.sum())
         rate = accepted / (n_steps * len(g))
         factor = min(self.MAX_GROWTH, max(0.5, math.exp(self.GAIN * (rate - self.target))))
+        if rate < LOW_ACCEPTANCE:
+            factor = self.COLLAPSE_SHRINK
         self.step = min(self.MAX_STEP, max(self.MIN_STEP, self.step * factor))
         return g, s, u, rate, moved
 
