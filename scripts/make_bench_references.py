@@ -6,6 +6,7 @@ Run once per suite; the JSON files are committed, and the tests re-check every r
     OMP_NUM_THREADS=1 .venv/bin/python scripts/make_bench_references.py relu     # quadrature, ~minutes
     OMP_NUM_THREADS=1 .venv/bin/python scripts/make_bench_references.py zoo      # Monte Carlo, ~50 minutes
     OMP_NUM_THREADS=1 .venv/bin/python scripts/make_bench_references.py semantic # exact failure sets, seconds
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/make_bench_references.py landscape # hard landscapes, seconds
 
 * ``linear``: linear classifiers from :func:`probust.bench.closed_form.linear_case`, gold = closed form.
 * ``relu``: small seeded ReLU networks in 2-3 dimensions, gold = nested adaptive quadrature with exact line
@@ -13,6 +14,9 @@ Run once per suite; the JSON files are committed, and the tests re-check every r
 * ``zoo``: zoo models on real MNIST test images, gold = probust's own Monte Carlo with a large budget and its
   exact (Clopper-Pearson) 99.9% interval. Radii were chosen with short AMLS probes so that p is 1e-2..1e-5;
   the 10^7-sample CNN case near 1e-5 alone took 35 minutes on one shared CPU thread (a few minutes on two free cores).
+* ``semantic``: semantic families on small images, gold = their exact failure sets (:mod:`probust.bench.semantic`).
+* ``landscape``: the default grid of :mod:`probust.bench.landscapes` (hard failure landscapes), gold = each
+  landscape's exact p at its built float64 parameters, with a relative error bound of ``LANDSCAPE_REL_ERROR``.
 """
 
 from __future__ import annotations
@@ -258,9 +262,54 @@ def make_semantic() -> None:
                         "cases": cases})
 
 
+#: Relative error claimed for a landscape's exact p: its formulas are evaluated to about double precision
+#: (40-digit normal masses, the >= 30-digit Irwin-Hall sum, scipy's normal tails), so 1e-9 is a wide margin.
+LANDSCAPE_REL_ERROR = 1e-9
+#: What each landscape family tests and how its exact p is computed (the case description and gold method).
+LANDSCAPE_KINDS = {
+    "equal-modes": ("two failure modes of equal mass in opposite corners of the L-inf box",
+                    "exact: 2 x Irwin-Hall tail (mpmath alternating sum, >= 30 digits)"),
+    "gradient-trap": ("a steep major mode (99% of p) hidden behind a shallow minor one",
+                      "exact: q_A + q_B - q_A q_B, normal tails (scipy)"),
+    "rough": ("a 1-D failure set of many thin intervals (t - c + A sin(omega t) > 0)",
+              "exact: normal mass between the roots of s (Brent), 40 digits"),
+    "comb": ("failure only on 10 teeth of half-width 1e-5 standard deviations along one axis",
+             "exact: sum of the teeth's normal masses, 40 digits"),
+    "plateau": ("a flat score (zero gradient) on 90% of the Gaussian noise",
+                "exact: normal tail Phi_bar(t0 + h) (scipy)"),
+    "plateau-linf": ("a flat score (zero gradient) on 90% of the uniform L-inf noise",
+                     "exact: Irwin-Hall tail (mpmath alternating sum, >= 30 digits)"),
+    "thin-slab": ("failure on a slab 0.01 standard deviations thin far in the Gaussian tail",
+                  "exact: Phi(b) - Phi(a) as a difference of erfc's, 40 digits"),
+}
+
+
+def make_landscape() -> None:
+    """The default grid of hard landscapes with their exact failure probabilities (:mod:`probust.bench.landscapes`)."""
+    from probust.bench.landscapes import LANDSCAPES, get_landscape
+
+    cases = []
+    for name in LANDSCAPES:
+        land = get_landscape(name)
+        what, method = LANDSCAPE_KINDS[land.kind]
+        p = land.failure_probability
+        cases.append({
+            "id": f"landscape/{name}", "version": "1", "quick": False, "description": what,
+            "params": {"landscape": name, "kind": land.kind, "dim": land.dim, "target": float(name.split("/")[2][1:]),
+                       "perturbation": land.perturbation.to_spec(), "n_modes": len(land.parts),
+                       "parts": {str(k): v for k, v in land.parts.items()}},
+            "gold": {"value": p, "abs_error": LANDSCAPE_REL_ERROR * p, "method": method},
+        })
+        print(f"{cases[-1]['id']}: p = {p:.16g}", flush=True)
+    _write("landscape", {"suite": "landscape", "version": "1",
+                         "description": "hard failure landscapes (several modes, gradient traps, rough, flat and "
+                                        "thin failure sets) with exact failure probabilities",
+                         "cases": cases})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("suite", choices=("linear", "relu", "zoo", "semantic"))
+    parser.add_argument("suite", choices=("linear", "relu", "zoo", "semantic", "landscape"))
     parser.add_argument("--keep-scales", action="store_true", help="relu: reuse the noise sizes already stored")
     args = parser.parse_args(argv)
     from probust._allocator import keep_freed_memory
@@ -268,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()  # a program owns its process: reuse activation buffers (faster CPU inference)
     torch.set_num_threads(1)
     {"linear": lambda: make_linear(), "relu": lambda: make_relu(args.keep_scales), "zoo": make_zoo,
-     "semantic": make_semantic}[args.suite]()
+     "semantic": make_semantic, "landscape": make_landscape}[args.suite]()
     return 0
 
 

@@ -10,7 +10,7 @@ import pytest
 from probust import cli
 from probust.bench import protocol as pr
 from probust.bench.cases import CASES, Gold, select_cases
-from probust.bench.leaderboard import html_page, load, markdown
+from probust.bench.leaderboard import HEADERS, html_page, load, markdown, row_cells
 from probust.bench.scoring import CellScore, score_cell, summarize
 from probust.bench.store import BenchStore
 from probust.errors import ConfigurationError
@@ -117,6 +117,39 @@ def test_scoring_of_errors_coverage_and_violations():
     assert e.coverage_low < 1 / 3 < e.coverage_high
     assert e.median_rel_rmse == pytest.approx(math.sqrt((0 + 81 + 1) / 3))
     assert (b.violations, b.bound_cells, b.cells_unsupported, b.coverage_cells) == (1, 2, 1, 0)
+
+
+def test_hard_landscape_coverage_and_unreliable_cells_have_their_own_columns():
+    interval = dict(bound_kind="confidence-interval", p_hat=1e-3, ci_low=5e-4, ci_high=2e-3)
+    cells = [
+        _cell(suite="landscape", repetition=0, covered=True, **interval),
+        _cell(suite="landscape", repetition=1, covered=False, unreliable=True, **interval),
+        _cell(suite="linear", repetition=2, covered=True, **interval),
+        _cell(estimator="b", suite="linear", covered=True, unreliable=True, **interval),
+    ]
+    rows = {r.estimator: r for r in summarize(cells)}
+    e, b = rows["e"], rows["b"]
+    assert (e.covered, e.coverage_cells, e.landscape_covered, e.landscape_cells, e.unreliable) == (2, 3, 1, 2, 1)
+    assert e.landscape_low < e.landscape_coverage == 0.5 < e.landscape_high
+    assert (b.landscape_cells, b.unreliable) == (0, 1) and math.isnan(b.landscape_coverage)
+    column = {name: k for k, name in enumerate(HEADERS)}
+    assert list(HEADERS[:5]) == ["estimator", "median |log10 err|", "worst", "median rel. RMSE", "coverage (95% CI)"]
+    for r in (e, b):
+        assert len(row_cells(r, 0.95)) == len(HEADERS)
+    assert row_cells(e, 0.95)[column["hard-landscape coverage"]].startswith("0.50 [0.01,0.99] n=2")
+    assert row_cells(b, 0.95)[column["hard-landscape coverage"]] == "-"
+    assert row_cells(e, 0.95)[column["unreliable"]] == row_cells(b, 0.95)[column["unreliable"]] == "1"
+
+
+def test_unreliable_is_read_from_the_stored_result_status():
+    case = CASES["linear/uniform-linf/d2/p1e-01"]
+    res = {"failure_probability": 0.1, "ci": {"low": 0.05, "high": 0.2}, "bound_kind": "confidence-interval",
+           "n_queries": 10, "seconds": 0.1, "warnings": ["w"], "status": "unreliable"}
+    row = {"estimator": "x", "repetition": 0, "status": "ok", "message": None, "result": json.dumps(res)}
+    assert score_cell(row, case).unreliable
+    assert not score_cell({**row, "result": json.dumps({**res, "status": "complete"})}, case).unreliable
+    del res["status"]  # a result stored before statuses existed
+    assert not score_cell({**row, "result": json.dumps(res)}, case).unreliable
 
 
 def test_violation_is_judged_against_the_lower_end_of_the_gold():

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import probust as pb
-from probust.bench.cases import BENCH_VERSION, CASES, SUITES, load_suite, register_case
+from probust.bench.cases import BENCH_VERSION, CASES, SUITES, _landscape, load_suite, register_case
+from probust.bench.landscapes import LANDSCAPES, get_landscape
 from probust.errors import ConfigurationError
 from probust.estimators import MonteCarlo
 from probust.intervals import binomial_ci
@@ -13,6 +14,7 @@ from probust.intervals import binomial_ci
 pytestmark = pytest.mark.portability  # stored gold records: rerun by make test-portability
 
 ZOO = load_suite("zoo")
+LANDSCAPE = load_suite("landscape")
 
 
 def test_every_suite_is_registered_with_unique_versioned_ids():
@@ -20,7 +22,7 @@ def test_every_suite_is_registered_with_unique_versioned_ids():
     for suite in SUITES:
         records = load_suite(suite)["cases"]
         assert records and all(r["id"] in CASES and r["version"] for r in records)
-        assert any(r.get("quick") for r in records) or suite == "zoo"
+        assert any(r.get("quick") for r in records) or suite in ("zoo", "landscape")
     assert len(CASES) == sum(len(load_suite(s)["cases"]) for s in SUITES)
     with pytest.raises(ConfigurationError):
         register_case(next(iter(CASES.values())))
@@ -57,3 +59,32 @@ def test_zoo_reference_agrees_with_a_fresh_independent_monte_carlo(record):
     inst = case.build()
     res = MonteCarlo().estimate(inst.model, inst.x, inst.perturbation, budget=200_000, confidence=1 - 1e-4, seed=7)
     assert res.ci.low <= case.gold.high and case.gold.low <= res.ci.high, (res.ci, case.gold)
+
+
+def test_landscape_suite_is_the_default_grid_outside_the_quick_subset():
+    ids = [r["id"] for r in LANDSCAPE["cases"]]
+    assert ids == [f"landscape/{name}" for name in LANDSCAPES]
+    assert not any(CASES[i].quick for i in ids)  # `bench run --quick` keeps its cases
+    case = CASES["landscape/equal-modes/d20/p1e-10"]
+    assert case.suite == "landscape" and case.tags["kind"] == "equal-modes" and case.tags["dim"] == 20
+    assert case.gold.rel_halfwidth == pytest.approx(1e-9)
+
+
+@pytest.mark.parametrize("record", LANDSCAPE["cases"], ids=lambda r: r["id"])
+def test_landscape_gold_is_the_exact_p_of_the_built_landscape(record):
+    """The recorded gold is the landscape's exact p (to 1e-12 relative); its parts sum to it."""
+    land = get_landscape(record["params"]["landscape"])
+    g = CASES[record["id"]].gold
+    assert g.value == pytest.approx(land.failure_probability, rel=1e-12) and g.low < g.value < g.high
+    assert record["params"]["perturbation"] == land.perturbation.to_spec() and record["params"]["dim"] == land.dim
+    parts = {int(k): v for k, v in record["params"]["parts"].items()}
+    assert parts == pytest.approx(dict(land.parts), rel=1e-12)
+    assert sum(parts.values()) == pytest.approx(g.value, rel=1e-9)
+
+
+def test_a_landscape_whose_p_left_its_recorded_gold_is_refused():
+    record = LANDSCAPE["cases"][0]
+    record = {**record, "id": "landscape/moved", "version": "test",
+              "gold": {**record["gold"], "value": 2 * record["gold"]["value"]}}
+    with pytest.raises(ConfigurationError, match="outside the recorded gold"):
+        _landscape(record, LANDSCAPE).build()

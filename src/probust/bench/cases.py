@@ -1,16 +1,15 @@
 """The PR-Bench case registry: (model, input, perturbation, property) with a gold failure probability.
 
 Cases are declarative data: one JSON file per suite in ``bench/data/`` (``linear.json``, ``relu.json``,
-``zoo.json``, ``semantic.json``, written by ``scripts/make_bench_references.py``), each record holding the
-case id, its version, what is needed to build it and its gold value with how it was obtained and how
-precise it is. This module
-turns the records into :class:`Case` objects (models are built lazily, on first use) and keeps them in
-:data:`CASES`. A new case is one record in a suite file, or one call of :func:`register_case` with any
-builder.
+``zoo.json``, ``semantic.json``, ``landscape.json``, written by ``scripts/make_bench_references.py``), each
+record holding the case id, its version, what is needed to build it and its gold value with how it was
+obtained and how precise it is. This module turns the records into :class:`Case` objects (models are built
+lazily, on first use) and keeps them in :data:`CASES`. A new case is one record in a suite file, or one call
+of :func:`register_case` with any builder.
 
 Gold values carry an interval ``[low, high]`` that contains the true failure probability: for computed
-cases (closed form, quadrature) ``value -/+ abs_error`` with a deterministic error bound or estimate, for
-Monte Carlo references their own exact Clopper-Pearson interval at ``confidence``.
+cases (closed form, quadrature, the landscapes' exact p) ``value -/+ abs_error`` with a deterministic error
+bound or estimate, for Monte Carlo references their own exact Clopper-Pearson interval at ``confidence``.
 """
 
 from __future__ import annotations
@@ -30,9 +29,9 @@ from ..perturbations import Perturbation, parse_perturbation
 from ..querying import Model
 
 #: Version of the benchmark as a whole: changes when cases are added, removed or re-versioned.
-BENCH_VERSION = "pr-bench-2"  # 2: the semantic suite
+BENCH_VERSION = "pr-bench-3"  # 3: the landscape suite (hard landscapes, exact p); 2: the semantic suite
 DATA_DIR = Path(__file__).resolve().parent / "data"
-SUITES = ("linear", "relu", "zoo", "semantic")
+SUITES = ("linear", "relu", "zoo", "semantic", "landscape")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +128,7 @@ def select_cases(patterns: Iterable[str] | None = None, quick: bool = False) -> 
     return [c for c in cases if c.id in chosen]
 
 
-# -- the three suites: record -> Case ------------------------------------------------------------------
+# -- the suites: record -> Case ------------------------------------------------------------------------
 def _computed_gold(g: dict[str, Any]) -> Gold:
     return Gold(g["value"], g["value"] - g["abs_error"], g["value"] + g["abs_error"], g["method"])
 
@@ -195,7 +194,32 @@ def _semantic(record: dict[str, Any], suite: dict[str, Any]) -> Case:
                 record.get("quick", False), dict(p))
 
 
-_LOADERS = {"linear": _linear, "relu": _relu, "zoo": _zoo, "semantic": _semantic}
+def _landscape(record: dict[str, Any], suite: dict[str, Any]) -> Case:
+    """A landscape of :mod:`probust.bench.landscapes`, built (and its exact p re-checked) on first use.
+
+    The gold is recorded (``scripts/make_bench_references.py landscape``) so that importing probust builds
+    nothing; ``build()`` refuses a landscape whose exact p has left the recorded gold interval.
+    """
+    p = record["params"]
+    gold = _computed_gold(record["gold"])
+
+    def build() -> Instance:
+        from .landscapes import get_landscape
+
+        land = get_landscape(p["landscape"])
+        if not gold.low <= land.failure_probability <= gold.high:
+            raise ConfigurationError(
+                f"landscape {p['landscape']} now has p = {land.failure_probability!r}, outside the recorded gold "
+                f"[{gold.low!r}, {gold.high!r}]: re-record it (scripts/make_bench_references.py landscape) and "
+                f"bump the version of case {record['id']}")
+        return Instance(land.model, land.x, land.perturbation)
+
+    desc = f"{record['description']}, d={p['dim']}, {p['perturbation']}"
+    tags = {k: p[k] for k in ("landscape", "kind", "dim", "target", "perturbation", "n_modes")}
+    return Case(record["id"], record["version"], "landscape", desc, gold, build, record.get("quick", False), tags)
+
+
+_LOADERS = {"linear": _linear, "relu": _relu, "zoo": _zoo, "semantic": _semantic, "landscape": _landscape}
 
 
 def load_suite(name: str) -> dict[str, Any]:

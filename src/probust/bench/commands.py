@@ -13,7 +13,7 @@ from .. import _commands
 from ..estimators import ESTIMATORS
 from ..training import commands as training_commands
 from . import leaderboard as lb
-from .cases import BENCH_VERSION, select_cases
+from .cases import BENCH_VERSION, SUITES, select_cases
 from .protocol import FULL, QUICK, Protocol, plan, resolve_estimators, run_bench
 from .scoring import summarize
 from .store import BenchStore
@@ -30,7 +30,7 @@ def register(commands: Any) -> None:
     run.add_argument("--estimators", nargs="+", metavar="NAME",
                      help=f"estimators to score (default: every registered one: {', '.join(ESTIMATORS)})")
     run.add_argument("--cases", nargs="+", metavar="PATTERN",
-                     help="case ids, suites (linear, relu, zoo) or wildcards like 'linear/gaussian/*'")
+                     help=f"case ids, suites ({', '.join(SUITES)}) or wildcards like 'linear/gaussian/*'")
     run.add_argument("--repeats", type=int, metavar="R", help="repetitions per case (default: 4; quick 2)")
     run.add_argument("--budget", type=_commands.count, metavar="B",
                      help="queries per run (default: 100000; quick 20000)")

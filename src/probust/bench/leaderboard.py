@@ -22,8 +22,9 @@ from .store import BenchStore
 
 #: Where a zero estimate (|log10 error| = inf) and an error below it are drawn in the figure.
 _CEILING, _FLOOR = 20.0, 1e-4
-HEADERS = ("estimator", "median |log10 err|", "worst", "median rel. RMSE", "coverage (95% CI)", "violations",
-           "zeros", "unsupported", "errors", "mean queries", "mean s")
+HEADERS = ("estimator", "median |log10 err|", "worst", "median rel. RMSE", "coverage (95% CI)",
+           "hard-landscape coverage", "violations", "zeros", "unreliable", "unsupported", "errors", "mean queries",
+           "mean s")
 
 
 def load(store: BenchStore, run: str | None = None) -> tuple[str, dict[str, Any], list[CellScore]]:
@@ -55,10 +56,12 @@ def row_cells(r: EstimatorScore, nominal: float) -> list[str]:
     """A leaderboard row as strings (the same in the terminal, Markdown and HTML)."""
     cov = (f"{r.coverage:.2f} [{r.coverage_low:.2f},{r.coverage_high:.2f}] n={r.coverage_cells}"
            if r.coverage_cells else "- (bounds)")
+    hard = (f"{r.landscape_coverage:.2f} [{r.landscape_low:.2f},{r.landscape_high:.2f}] n={r.landscape_cells}"
+            if r.landscape_cells else "-")  # no landscape cell in the run, or only sound bounds there
     viol = f"{r.violations}/{r.bound_cells}" if r.bound_cells else "-"
     return [r.estimator, _f(r.median_abs_log10_error), _f(r.worst_abs_log10_error), _f(r.median_rel_rmse), cov,
-            viol, str(r.zeros), str(r.cells_unsupported), str(r.cells_error), _f(r.mean_queries, ",.0f"),
-            _f(r.mean_seconds, ".2f")]
+            hard, viol, str(r.zeros), str(r.unreliable), str(r.cells_unsupported), str(r.cells_error),
+            _f(r.mean_queries, ",.0f"), _f(r.mean_seconds, ".2f")]
 
 
 def hardware_line(config: dict[str, Any]) -> str:
@@ -109,7 +112,9 @@ def markdown(rid: str, config: dict[str, Any], cells: Sequence[CellScore]) -> st
     out = [f"# PR-Bench leaderboard (run {rid})", "", protocol_line(config) + ".", "",
            f"Hardware: {hardware_line(config)}.", "", _md_table(HEADERS, [row_cells(r, nominal) for r in rows]),
            "", "Coverage: share of statistical intervals containing the gold value, with its exact 95% interval; "
-           f"nominal {nominal}. Violations: sound bounds below the gold value (must be 0). Zeros: estimates of 0.",
+           f"nominal {nominal}. Hard-landscape coverage: the same over the cells of suite `landscape` only (- if "
+           "none). Violations: sound bounds below the gold value (must be 0). Zeros: estimates of 0. Unreliable: "
+           "results whose own diagnostics failed (status `unreliable`).",
            "", "## By suite", "", _md_table(*suite_table(rows)), "", "## By case (median |log10 error|)", "",
            _md_table(*case_table(cells)), "", f"probust {__version__}", ""]
     return "\n".join(out)
@@ -164,7 +169,9 @@ text-align:left}}img{{max-width:100%}}</style></head><body>
 <p>Hardware (times are comparable only on the same): {html.escape(hardware_line(config))}</p>
 {_html_table(HEADERS, [row_cells(r, nominal) for r in rows])}
 <p>Coverage: share of statistical intervals that contain the gold value, with the exact 95% interval of that share
-(nominal {nominal}). Violations: sound (deterministic) bounds below the gold value; they must be 0.</p>
+(nominal {nominal}); hard-landscape coverage: the same over the cells of suite <code>landscape</code> only (- if none).
+Violations: sound (deterministic) bounds below the gold value; they must be 0. Unreliable: results whose own
+diagnostics failed (status <code>unreliable</code>): their interval is not for a claim.</p>
 {f'<img alt="error versus queries" src="{figure}">' if figure else ''}
 <h2>By suite</h2>{_html_table(*suite_table(rows))}
 <h2>By case: median |log10 error|</h2><p>x: the estimator does not support the case; !: it failed.</p>

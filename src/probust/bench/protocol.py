@@ -6,9 +6,10 @@ and independent of which other cases or estimators are in the run, so a cell's r
 rest of the run. Every estimator gets the same query budget and confidence and its default
 hyper-parameters (the parameters are part of the cell key, so changed defaults never mix with old rows).
 
-Cell outcomes: ``ok`` (a Result), ``unsupported`` (the estimator raised a ConfigurationError: e.g. PROVEN on
-unbounded Gaussian noise) or ``error`` (any other exception, with its message). All three are stored, so a
-resumed run does not retry them; Ctrl-C is never caught.
+Cell outcomes: ``ok`` (a Result), ``unsupported`` (the estimator raised a ConfigurationError, e.g. PROVEN on
+unbounded Gaussian noise, or the bounds met a layer they do not handle, e.g. the landscapes' comb) or
+``error`` (any other exception, with its message). All three are stored, so a resumed run does not retry them;
+Ctrl-C is never caught.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import _rng
+from ..bounds.crown import UnsupportedLayerError
 from ..campaign.store import config_id
 from ..errors import ConfigurationError
 from ..estimators import ESTIMATORS, Estimator, get_estimator
@@ -108,7 +110,7 @@ def run_cell(cell: Cell) -> tuple[str, str | None, str | None]:
     try:
         res = cell.estimator.estimate(inst.model, inst.x, inst.perturbation, budget=cell.protocol.budget,
                                       confidence=cell.protocol.confidence, seed=cell.seed, label=inst.label)
-    except ConfigurationError as err:
+    except (ConfigurationError, UnsupportedLayerError) as err:
         return "unsupported", None, " ".join(str(err).split())
     except Exception as err:  # noqa: BLE001 -- a crashing estimator is a result of the benchmark, recorded
         return "error", None, f"{type(err).__name__}: {' '.join(str(err).split())}"[:2000]

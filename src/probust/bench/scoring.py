@@ -14,7 +14,11 @@ Per estimator, over its ``ok`` cells:
 * empirical coverage k / n against the nominal confidence, with the exact (Clopper-Pearson) 95% interval of
   the coverage itself: with n cells the interval's half-width is about 2 sqrt(c (1 - c) / n), so 150 cells
   resolve a 95% nominal level to about +-3.5 points;
-* bound violations (must be 0), zero estimates, cells with warnings, mean queries and seconds per cell.
+* bound violations (must be 0), zero estimates, cells with warnings, mean queries and seconds per cell;
+* coverage on the hard landscapes (suite ``landscape``, exact gold) on its own, with its 95% interval: the
+  landscapes are built to break model-based intervals, so this is where an over-confident one shows;
+* ``unreliable`` cells: results whose own diagnostics failed (``Result.status == "unreliable"``), which say
+  not to use their interval for a claim.
 
 The gold of a Monte Carlo reference has its own error (``Gold.rel_halfwidth``, 4-16% for the zoo cases at
 99.9%); coverage there is measured against its point value, which can only make a correct interval look
@@ -35,6 +39,8 @@ from ..intervals import binomial_ci
 from .cases import Case
 
 STATISTICAL = ("confidence-interval", "pac")
+#: The suite whose coverage the leaderboard shows on its own (hard landscapes, :mod:`probust.bench.landscapes`).
+LANDSCAPE_SUITE = "landscape"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +63,7 @@ class CellScore:
     violation: bool | None = None
     warned: bool = False
     message: str | None = None
+    unreliable: bool = False  # the result's own status: "unreliable" (a diagnostic failed)
 
     @property
     def log10_error(self) -> float:
@@ -77,7 +84,8 @@ def score_cell(row: Mapping[str, Any], case: Case) -> CellScore:
     violation = ci["high"] < case.gold.low if kind == "deterministic" else None
     return CellScore(**base, p_hat=res["failure_probability"], ci_low=ci["low"], ci_high=ci["high"],
                      bound_kind=kind, n_queries=res["n_queries"], seconds=res["seconds"], covered=covered,
-                     violation=violation, warned=bool(res["warnings"]))
+                     violation=violation, warned=bool(res["warnings"]),
+                     unreliable=res.get("status") == "unreliable")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,10 +111,19 @@ class EstimatorScore:
     mean_seconds: float
     total_seconds: float
     suite_median: dict[str, float]
+    landscape_covered: int = 0
+    landscape_cells: int = 0  # statistical intervals on suite "landscape" (0: none in the run, or bounds only)
+    landscape_low: float = math.nan
+    landscape_high: float = math.nan
+    unreliable: int = 0
 
     @property
     def coverage(self) -> float:
         return self.covered / self.coverage_cells if self.coverage_cells else math.nan
+
+    @property
+    def landscape_coverage(self) -> float:
+        return self.landscape_covered / self.landscape_cells if self.landscape_cells else math.nan
 
 
 def _median(values: Sequence[float]) -> float:
@@ -132,6 +149,9 @@ def summarize(cells: Sequence[CellScore]) -> list[EstimatorScore]:
         cov = [c for c in ok if c.covered is not None]
         k = sum(c.covered for c in cov)
         ci = binomial_ci(k, len(cov), 0.95) if cov else None
+        hard = [c for c in cov if c.suite == LANDSCAPE_SUITE]
+        k_hard = sum(c.covered for c in hard)
+        ci_hard = binomial_ci(k_hard, len(hard), 0.95) if hard else None
         bounds = [c for c in ok if c.violation is not None]
         rows.append(EstimatorScore(
             estimator=name, cells_ok=len(ok), cells_unsupported=sum(c.status == "unsupported" for c in group),
@@ -145,6 +165,9 @@ def summarize(cells: Sequence[CellScore]) -> list[EstimatorScore]:
             mean_seconds=statistics.fmean(c.seconds for c in ok) if ok else math.nan,
             total_seconds=sum(c.seconds for c in ok),
             suite_median={s: _median(v) for s, v in sorted(suites.items())},
+            landscape_covered=k_hard, landscape_cells=len(hard),
+            landscape_low=ci_hard.low if ci_hard else math.nan, landscape_high=ci_hard.high if ci_hard else math.nan,
+            unreliable=sum(c.unreliable for c in ok),
         ))
     key = lambda r: (_nan_last(r.median_abs_log10_error), _nan_last(r.worst_abs_log10_error), r.mean_queries)  # noqa: E731
     return sorted(rows, key=key)

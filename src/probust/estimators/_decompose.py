@@ -117,15 +117,14 @@ def plan(failure: Property, clean_output: torch.Tensor, budget: int, min_budget:
 def estimate(plan: Plan, run: Run, failure: Property, budget: int, confidence: float, entropy: int) -> Result:
     """The estimate of ``failure`` by ``plan``: parts, each by replicas, each replica one ``run``."""
     if plan.parts is None:
-        return _replicated(run, failure, budget, confidence, entropy, plan.replicas, keyed=False)
+        return _replicated(run, failure, budget, confidence, entropy, plan.replicas)
     alpha, j = 1.0 - confidence, len(plan.parts)
-    results = [_replicated(run, part, budget // j, 1.0 - alpha / j, _rng.derive_seed(entropy, i), plan.replicas,
-                           keyed=True) for i, part in enumerate(plan.parts)]
+    results = [_replicated(run, part, budget // j, 1.0 - alpha / j, _rng.derive_seed(entropy, i), plan.replicas)
+               for i, part in enumerate(plan.parts)]
     return _sum_of_parts(results, confidence)
 
 
-def _replicated(run: Run, failure: Property, budget: int, confidence: float, entropy: int, k: int,
-                keyed: bool) -> Result:
+def _replicated(run: Run, failure: Property, budget: int, confidence: float, entropy: int, k: int) -> Result:
     if k == 1:
         return run(failure, budget, confidence, entropy)
     return _mean_of_replicas([run(failure, budget // k, confidence, _rng.derive_seed(entropy, 1_000_003, r))
@@ -182,8 +181,7 @@ def _mean_of_replicas(results: Sequence[Result], confidence: float) -> Result:
         ci = dataclasses.replace(ci, high=max(ci.high, unconditional_upper(iid, confidence)))
     diagnostics = {**results[0].diagnostics, "iid_failures": iid[0], "iid_draws": iid[1],
                    "replicas": {"k": k, "estimates": p, "statuses": [r.status for r in results],
-                                "cochran_q": q, "heterogeneity_p": p_value,
-                                "diagnostics": [dict(r.diagnostics) for r in results[1:]]}}
+                                "cochran_q": q, "heterogeneity_p": p_value}}
     return _merged(results, failure_probability=p_hat, ci=ci, warnings=tuple(dict.fromkeys(warnings)),
                    diagnostics=diagnostics, unconditional_upper=unconditional_upper(iid, confidence),
                    **({"status": status} if status else {}))
