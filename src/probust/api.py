@@ -64,7 +64,7 @@ def estimate(
         Estimate a failure that is a union (label change with 3 or more classes, top-1, an output region of
         several polyhedra) part by part, one run per disjoint part ("fails to class j"), and add them up with a
         Bonferroni interval. ``None`` (default): on for the model-based estimators (amls, last-particle,
-        gradient-smc, is) when each part gets at least 2,000 queries; ``result.diagnostics["decomposition"]``
+        gradient-smc, is) when each part gets at least 5,000 queries; ``result.diagnostics["decomposition"]``
         lists the parts. A rare-event run follows one direction of rising score and misses failure modes
         reached from another.
     replicas

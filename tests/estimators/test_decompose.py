@@ -79,7 +79,7 @@ def test_importance_sampling_by_parts_finds_both_modes():
 @pytest.mark.parametrize("est", (AdaptiveMultilevelSplitting(), LastParticle()), ids=lambda e: e.name)
 def test_splitting_by_parts_and_replicas_is_the_same_at_any_batch_size(est, same_numbers):
     model, x, pert, half = _equal_modes()
-    runs = [est.estimate(model, x, pert, budget=9_000, seed=3, replicas=2, batch_size=b) for b in (None, 77)]
+    runs = [est.estimate(model, x, pert, budget=12_000, seed=3, replicas=2, batch_size=b) for b in (None, 77)]
     same_numbers(runs)
     assert runs[0].diagnostics["plan"] == {"parts": 2, "replicas": 2}
     assert runs[0].ci.confidence == 0.95 and runs[0].diagnostics["decomposition"]["part_confidence"] == 0.975
@@ -154,7 +154,7 @@ def test_cli_bad_decomposition_is_exit_2(args, message, tmp_path, capsys):
 
 def test_cli_shows_the_basis_of_each_interval(tmp_path, capsys):
     out = tmp_path / "r.json"
-    assert main([*TASK, "--budget", "20000", "--json", str(out)]) == 0
+    assert main([*TASK, "--budget", "45000", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "basis" in printed and "model-based" in printed and "i.i.d. draws alone give p <=" in printed
     result = json.loads(out.read_text())["results"][0]["result"]
