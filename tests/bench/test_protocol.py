@@ -199,3 +199,13 @@ def test_cli_usage_errors_exit_2_with_one_line(argv, tmp_path, capsys):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_model_based_cells_are_keyed_by_the_version_of_the_parts_and_replicas_defaults():
+    """Those defaults change what a default run computes without being hyper-parameters: old cells must not be
+    reused for them; exact and sound estimators are keyed by their hyper-parameters alone."""
+    from probust.bench.protocol import cell_params
+    from probust.estimators import PLAN_DEFAULTS, get_estimator
+
+    assert cell_params(get_estimator("amls"))["plan_defaults"] == PLAN_DEFAULTS
+    assert cell_params(get_estimator("mc")) == get_estimator("mc").get_params()

@@ -23,7 +23,7 @@ from .. import _rng
 from ..bounds.crown import UnsupportedLayerError
 from ..campaign.store import config_id
 from ..errors import ConfigurationError
-from ..estimators import ESTIMATORS, Estimator, get_estimator
+from ..estimators import ESTIMATORS, PLAN_DEFAULTS, Estimator, get_estimator
 from ..intervals import check_confidence
 from ..querying import check_budget
 from .cases import BENCH_VERSION, Case
@@ -67,8 +67,16 @@ class Cell:
 
     @property
     def key(self) -> tuple:
-        return (self.case.id, self.case.version, self.estimator_name, config_id(self.estimator.get_params()),
+        return (self.case.id, self.case.version, self.estimator_name, config_id(cell_params(self.estimator)),
                 self.protocol.budget, self.protocol.confidence, self.repetition)
+
+
+def cell_params(estimator: Estimator) -> dict[str, Any]:
+    """What keys an estimator's cells: its hyper-parameters and, for a model-based estimator, the version of the
+    parts / replicas defaults (``estimators._decompose.PLAN_DEFAULTS``), which change what a default run computes
+    without being hyper-parameters: cells stored under older defaults are not reused."""
+    params = estimator.get_params()
+    return {**params, "plan_defaults": PLAN_DEFAULTS} if estimator.guarantee == "model-based" else params
 
 
 def case_seed(case_id: str, repetition: int) -> int:
@@ -98,7 +106,7 @@ def run_config(cases: Sequence[Case], estimators: Sequence[str], protocol: Proto
     return {
         "bench_version": BENCH_VERSION,
         "cases": [[c.id, c.version] for c in cases],
-        "estimators": {n: get_estimator(n).get_params() for n in estimators},
+        "estimators": {n: cell_params(get_estimator(n)) for n in estimators},
         "protocol": dataclasses.asdict(protocol),
         "hardware": hardware(),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..errors import ConfigurationError
 from ._base import Estimator, Outcome
+from ._decompose import PLAN_DEFAULTS
 from .amls import AdaptiveMultilevelSplitting
 from .cc_cert import CCCert
 from .cramer_chernoff import CramerChernoff
@@ -35,7 +36,7 @@ def get_estimator(estimator: str | Estimator) -> Estimator:
 
 
 __all__ = [
-    "ESTIMATORS", "AdaptiveMultilevelSplitting", "CCCert", "CramerChernoff", "Estimator", "GradientSMC",
-    "ImportanceSampling", "LastParticle", "MonteCarlo", "Outcome", "Proven", "Provero", "SequentialCertifier",
-    "get_estimator",
+    "ESTIMATORS", "PLAN_DEFAULTS", "AdaptiveMultilevelSplitting", "CCCert", "CramerChernoff", "Estimator",
+    "GradientSMC", "ImportanceSampling", "LastParticle", "MonteCarlo", "Outcome", "Proven", "Provero",
+    "SequentialCertifier", "get_estimator",
 ]

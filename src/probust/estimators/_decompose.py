@@ -49,6 +49,8 @@ from ..result import STATUSES, Result
 #: 0.27 (amls) and 0.02 to 0.46 (is): covering, but nine starved parts.
 PART_MIN_BUDGET = 5_000
 REPLICA_MIN_BUDGET = 20_000
+#: Version of the defaults above (parts and replicas of a default run): part of a PR-Bench cell's key.
+PLAN_DEFAULTS = 1
 #: Level of Cochran's test of the replicas' agreement.
 HETEROGENEITY = 0.01
 #: When the runs of a result end differently, the result says the least finished of them (unreliable last).
