@@ -173,12 +173,41 @@ class RegressionTolerance(Property):
             return self
         return RegressionTolerance(self.tolerance, tuple(clean_output[0].flatten().tolist()))
 
-    def score(self, outputs: torch.Tensor) -> torch.Tensor:
+    def _deviation(self, outputs: torch.Tensor) -> torch.Tensor:
+        """``f(x') - reference``, flattened per input (a ModelError if the sizes differ)."""
         ref = torch.tensor(self.reference, dtype=outputs.dtype, device=outputs.device)
         flat = outputs.flatten(1)
         if flat.shape[1] != ref.numel():
             raise ModelError(f"model output has {flat.shape[1]} values per input, reference has {ref.numel()}")
-        return (flat - ref).abs().amax(1) - self.tolerance
+        return flat - ref
+
+    def score(self, outputs: torch.Tensor) -> torch.Tensor:
+        return self._deviation(outputs).abs().amax(1) - self.tolerance
+
+    def parts(self, clean_output: torch.Tensor) -> tuple[Property, ...] | None:
+        """One part per output and direction, "output k leaves the tolerance upwards / downwards, and no earlier
+        output or direction does" (:class:`ToleranceSide`): even one output fails in two opposite directions."""
+        return tuple(ToleranceSide(self.tolerance, self.reference, i) for i in range(2 * len(self.reference)))
+
+
+@dataclasses.dataclass(frozen=True)
+class ToleranceSide(RegressionTolerance):
+    """Part ``side`` of a :class:`RegressionTolerance`: sides run (output 0 up, output 0 down, output 1 up, ...);
+    the part fails when its side leaves the tolerance and no earlier side does. With t_i = +-(y_k - r_k) - tol
+    (failure of side i <=> t_i > 0), score = min(t_side, min_{i < side} -t_i), the earlier terms counted > 0 at
+    t_i = 0 (a change of exactly tol is within tolerance); the parts add up to the whole exactly."""
+
+    side: int = 0
+    name = "tolerance-side"
+
+    def parts(self, clean_output: torch.Tensor) -> tuple[Property, ...] | None:
+        return None
+
+    def score(self, outputs: torch.Tensor) -> torch.Tensor:
+        d = self._deviation(outputs)
+        sides = torch.stack([d, -d], 2).flatten(1) - self.tolerance  # (batch, 2 K): up, down per output
+        own = sides[:, self.side]
+        return own if self.side == 0 else torch.minimum(own, _strict(-sides[:, : self.side].amax(1)))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -160,3 +160,14 @@ def test_cli_shows_the_basis_of_each_interval(tmp_path, capsys):
     result = json.loads(out.read_text())["results"][0]["result"]
     assert result["guarantee"] == "model-based" and len(result["diagnostics"]["decomposition"]["parts"]) == 9
     assert dataclasses.asdict(pb.Result.from_dict(result).ci)["confidence"] == 0.95
+
+
+def test_tolerance_sides_are_disjoint_and_add_up_to_the_regression_tolerance():
+    from probust.properties import ToleranceSide
+
+    outputs = torch.randint(-3, 4, (20_000, 3)).double()  # integers: changes of exactly the tolerance too
+    whole = pb.RegressionTolerance(2.0, (0.0, 1.0, -1.0))
+    parts = whole.parts(outputs[:1])
+    assert len(parts) == 6 and all(isinstance(p, ToleranceSide) for p in parts)
+    hits = torch.stack([p.score(outputs) > 0 for p in parts]).long()
+    assert torch.equal(hits.sum(0), (whole.score(outputs) > 0).long())
