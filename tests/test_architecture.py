@@ -59,3 +59,31 @@ def test_the_import_graph_is_found():
 def test_no_import_cycles():
     cycles = list(nx.simple_cycles(import_graph()))
     assert not cycles, "import cycles: " + "; ".join(" -> ".join([*c, c[0]]) for c in cycles[:10])
+
+
+def _package(module: str) -> str:
+    return module if (ROOT.parent / module.replace(".", "/")).is_dir() else module.rsplit(".", 1)[0]
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def test_no_subpackage_reaches_into_another_s_private_names():
+    """A private name or module of a subpackage (``estimators._decompose``, ``campaign.report._png``) is used by
+    that subpackage only; what others need is re-exported publicly (``probust.reporting`` holds what every report
+    shares). The top-level plumbing modules (``probust._rng``, ``probust._commands``...) serve every subpackage."""
+    modules = {_module_name(p): p for p in ROOT.rglob("*.py")}
+    reached = []
+    for name, path in modules.items():
+        own = _package(name)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            source = _resolve(name, path.name == "__init__.py", node)
+            owner = _package(source)
+            if owner in (own, "probust"):
+                continue
+            if _private(source.rsplit(".", 1)[-1]) or any(_private(a.name) for a in node.names):
+                reached.append(f"{name} imports {', '.join(a.name for a in node.names)} from {source}")
+    assert not reached, "; ".join(reached)

@@ -31,7 +31,7 @@ from rich.progress import (
 from . import _rng, failure_spec, zoo
 from ._io import check_output_path, load_inputs, load_model, model_input_shape, parse_indices, write_text_atomic
 from .errors import ConfigurationError, DataError, ProbustError
-from .estimators import ESTIMATORS, Estimator, get_estimator
+from .estimators import ESTIMATORS, Estimator, check_replicas, get_estimator
 from .intervals import METHODS, check_confidence
 from .perturbations import Perturbation, parse_perturbation
 from .properties import Property
@@ -143,8 +143,6 @@ def add_estimate_options(parser: argparse.ArgumentParser) -> None:
 
 def estimate_options(args: argparse.Namespace) -> dict[str, Any]:
     """The ``decompose`` and ``replicas`` keywords of ``estimate`` from the command line, checked before any work."""
-    from .estimators._decompose import check_replicas
-
     return {"decompose": getattr(args, "decompose", None), "replicas": check_replicas(getattr(args, "replicas", None))}
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
-from ..campaign.report import _png, plt
+from ..reporting import figure_data_url, html_table, markdown_table, plt
 from .cases import CASES
 from .scoring import CellScore, EstimatorScore, score_cell, summarize
 from .store import BenchStore
@@ -110,27 +110,14 @@ def markdown(rid: str, config: dict[str, Any], cells: Sequence[CellScore]) -> st
     rows = summarize(cells)
     nominal = config["protocol"]["confidence"]
     out = [f"# PR-Bench leaderboard (run {rid})", "", protocol_line(config) + ".", "",
-           f"Hardware: {hardware_line(config)}.", "", _md_table(HEADERS, [row_cells(r, nominal) for r in rows]),
+           f"Hardware: {hardware_line(config)}.", "", markdown_table(HEADERS, [row_cells(r, nominal) for r in rows]),
            "", "Coverage: share of statistical intervals containing the gold value, with its exact 95% interval; "
            f"nominal {nominal}. Hard-landscape coverage: the same over the cells of suite `landscape` only (- if "
            "none). Violations: sound bounds below the gold value (must be 0). Zeros: estimates of 0. Unreliable: "
            "results whose own diagnostics failed (status `unreliable`).",
-           "", "## By suite", "", _md_table(*suite_table(rows)), "", "## By case (median |log10 error|)", "",
-           _md_table(*case_table(cells)), "", f"probust {__version__}", ""]
+           "", "## By suite", "", markdown_table(*suite_table(rows)), "", "## By case (median |log10 error|)", "",
+           markdown_table(*case_table(cells)), "", f"probust {__version__}", ""]
     return "\n".join(out)
-
-
-def _md_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    def row(cells: Sequence[str]) -> str:  # a bare | inside a cell (|log10 err|) would split it
-        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
-
-    return "\n".join([row(headers), "|" + "---|" * len(headers), *map(row, body)])
-
-
-def _html_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body)
-    return f"<table><tr>{head}</tr>{rows}</table>"
 
 
 def error_figure(cells: Sequence[CellScore]) -> str:
@@ -153,7 +140,7 @@ def error_figure(cells: Sequence[CellScore]) -> str:
     ax.set_ylabel("|log10(estimate / gold)|")
     ax.legend(fontsize=8, ncol=2)
     ax.set_title("error versus cost, every cell of the run")
-    return _png(fig)
+    return figure_data_url(fig)
 
 
 def html_page(rid: str, config: dict[str, Any], cells: Sequence[CellScore]) -> str:
@@ -167,14 +154,14 @@ text-align:left}}img{{max-width:100%}}</style></head><body>
 <h1>PR-Bench leaderboard</h1>
 <p>{html.escape(protocol_line(config))} &middot; run <code>{rid}</code></p>
 <p>Hardware (times are comparable only on the same): {html.escape(hardware_line(config))}</p>
-{_html_table(HEADERS, [row_cells(r, nominal) for r in rows])}
+{html_table(HEADERS, [row_cells(r, nominal) for r in rows])}
 <p>Coverage: share of statistical intervals that contain the gold value, with the exact 95% interval of that share
 (nominal {nominal}); hard-landscape coverage: the same over the cells of suite <code>landscape</code> only (- if none).
 Violations: sound (deterministic) bounds below the gold value; they must be 0. Unreliable: results whose own
 diagnostics failed (status <code>unreliable</code>): their interval is not for a claim.</p>
 {f'<img alt="error versus queries" src="{figure}">' if figure else ''}
-<h2>By suite</h2>{_html_table(*suite_table(rows))}
+<h2>By suite</h2>{html_table(*suite_table(rows))}
 <h2>By case: median |log10 error|</h2><p>x: the estimator does not support the case; !: it failed.</p>
-{_html_table(*case_table(cells))}
+{html_table(*case_table(cells))}
 <p>probust {__version__}</p></body></html>"""
 

@@ -32,10 +32,10 @@ from ..perturbations import (
     Perturbation,
     Rotation,
     Scaling,
+    Semantic,
     Translation,
     parse_perturbation,
 )
-from ..perturbations._semantic import Semantic
 
 SLOPE = 0.1
 

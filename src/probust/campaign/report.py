@@ -8,7 +8,6 @@ base64, so the file can be mailed or archived on its own.
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import io
@@ -17,29 +16,19 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")  # headless: no display is needed to draw the figures
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from .. import __version__  # noqa: E402
-from .._io import write_text_atomic  # noqa: E402
-from ..metrics import cvar, evar, prob_acc, total_statistical_robustness, value_at_risk  # noqa: E402
-from ..perturbations import parse_perturbation  # noqa: E402
-from ..querying import Oracle  # noqa: E402
-from ..result import Result  # noqa: E402
+from .. import __version__
+from .._io import write_text_atomic
+from ..metrics import cvar, evar, prob_acc, total_statistical_robustness, value_at_risk
+from ..perturbations import parse_perturbation
+from ..querying import Oracle
+from ..reporting import figure_data_url, plt
+from ..result import Result
 
 Rows = list[tuple[int, int | None, Result]]
 KAPPAS = (0.2, 0.1, 0.05, 0.01)
-
-
-def _png(fig: plt.Figure) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def _histogram(p: np.ndarray) -> str:
@@ -52,7 +41,7 @@ def _histogram(p: np.ndarray) -> str:
     ax.set_xlabel(f"failure probability per input (zeros drawn at {floor:.0e})")
     ax.set_ylabel("inputs")
     ax.set_title(f"{(p == 0).sum()} of {p.size} inputs had no failure in their budget")
-    return _png(fig)
+    return figure_data_url(fig)
 
 
 def _first_failure(model, x: torch.Tensor, result: Result, perturbation, batch: int = 512, tries: int = 20):
@@ -90,7 +79,7 @@ def _fragile_figure(rows: Rows, data_x: torch.Tensor, model, perturbation, top: 
                 ax.imshow(img.detach().cpu().float().permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
                 ax.set_title(title, fontsize=8)
     fig.suptitle("most fragile inputs (top) and a perturbed input that changes the label (bottom)", fontsize=9)
-    return _png(fig)
+    return figure_data_url(fig)
 
 
 def summary(rows: Rows) -> dict[str, Any]:

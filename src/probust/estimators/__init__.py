@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import ConfigurationError
 from ._base import Estimator, Outcome
-from ._decompose import PLAN_DEFAULTS
+from ._decompose import PLAN_DEFAULTS, check_replicas
 from .amls import AdaptiveMultilevelSplitting
 from .cc_cert import CCCert
 from .cramer_chernoff import CramerChernoff
@@ -38,5 +38,5 @@ def get_estimator(estimator: str | Estimator) -> Estimator:
 __all__ = [
     "ESTIMATORS", "PLAN_DEFAULTS", "AdaptiveMultilevelSplitting", "CCCert", "CramerChernoff", "Estimator",
     "GradientSMC", "ImportanceSampling", "LastParticle", "MonteCarlo", "Outcome", "Proven", "Provero",
-    "SequentialCertifier", "get_estimator",
+    "SequentialCertifier", "check_replicas", "get_estimator",
 ]

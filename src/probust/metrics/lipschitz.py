@@ -18,8 +18,7 @@ import torch
 from .. import _rng
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval, binomial_ci
-from ..perturbations import Box, Compose, Perturbation
-from ..perturbations._semantic import Semantic
+from ..perturbations import Box, Compose, Perturbation, Semantic
 from ..querying import LatentStream
 
 

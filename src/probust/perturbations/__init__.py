@@ -1,6 +1,7 @@
 """Perturbation models Pr(.|x): standard latents pushed to perturbed inputs (noise and semantic families)."""
 
 from ._base import Perturbation
+from ._semantic import Semantic
 from .box import Box
 from .brightness import Brightness
 from .compose import Compose
@@ -27,6 +28,7 @@ __all__ = [
     "Perturbation",
     "Rotation",
     "Scaling",
+    "Semantic",
     "Translation",
     "TruncatedGaussian",
     "UniformL2",

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import write_text_atomic
-from ..campaign.report import _png, plt
+from ..reporting import figure_data_url, plt
 from .assurance import Nodes, _kind
 from .cbi import cbi_confidence
 from .claim import ReliabilityClaim, prior_text
@@ -70,7 +70,7 @@ def _bands_figure(claim: ReliabilityClaim) -> str:
     ax.set_xlabel(name)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(f"the claim among the IEC 61508 bands ({claim.mode} mode)", fontsize=9)
-    return _png(fig)
+    return figure_data_url(fig)
 
 
 def _demonstration_figure(claim: ReliabilityClaim) -> str:
@@ -94,7 +94,7 @@ def _demonstration_figure(claim: ReliabilityClaim) -> str:
     ax.set_xlabel("failure-free operational demands")
     ax.set_ylabel(f"confidence in pfd <= {b:g}")
     ax.legend(fontsize=7)
-    return _png(fig)
+    return figure_data_url(fig)
 
 
 def _redundancy_figure(theta_a, theta_b, names: tuple[str, str]) -> str:
@@ -108,7 +108,7 @@ def _redundancy_figure(theta_a, theta_b, names: tuple[str, str]) -> str:
     ax.set_xlabel(f"failure probability of {names[0]}")
     ax.set_ylabel(f"failure probability of {names[1]}")
     ax.set_title(f"one point per input (zeros drawn at {floor:.0e})", fontsize=9)
-    return _png(fig)
+    return figure_data_url(fig)
 
 
 def _gsn_html(nodes: Nodes) -> str:

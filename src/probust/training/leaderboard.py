@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bench.leaderboard import _html_table, _md_table
-from ..campaign.report import _png, plt
+from ..reporting import figure_data_url, html_table, markdown_table, plt
 from .protocol import KAPPAS, RADII
 
 #: The three objectives of the Pareto front (all to maximise).
@@ -127,7 +126,7 @@ def markdown(rid: str, config: dict[str, Any], cells: Sequence[dict[str, Any]]) 
     rows = summarize(cells)
     errors = [f"- {r['method']}: {m.splitlines()[0]}" for r in rows for m in r["messages"]]
     return "\n".join([f"# Training leaderboard (run {rid})", "", describe(config) + ".", "",
-                      f"Hardware: {hardware_line(config)}.", "", _md_table(headers(rows), table_rows(rows)), "",
+                      f"Hardware: {hardware_line(config)}.", "", markdown_table(headers(rows), table_rows(rows)), "",
                       _NOTE, "", *(["Errors:", *errors, ""] if errors else []), f"probust {config['probust']}", ""])
 
 
@@ -143,7 +142,7 @@ def figure(rows: Sequence[dict[str, Any]]) -> str:
     ax.set_xlabel("AR, strong attack (%)")
     ax.set_ylabel("PR at the training radius (%)")
     ax.set_title("methods (star: Pareto front of PR, AR, clean accuracy)")
-    return _png(fig)
+    return figure_data_url(fig)
 
 
 def html_page(rid: str, config: dict[str, Any], cells: Sequence[dict[str, Any]]) -> str:
@@ -156,6 +155,6 @@ td,th{{border-bottom:1px solid #ddd;padding:.25em .5em;text-align:left}}
 img{{max-width:100%}}</style></head><body><h1>Training leaderboard</h1>
 <p>{html.escape(describe(config))} &middot; run <code>{rid}</code></p>
 <p>Hardware: {html.escape(hardware_line(config))}</p>
-{_html_table(headers(rows), table_rows(rows))}<p>{html.escape(_NOTE)}</p>
+{html_table(headers(rows), table_rows(rows))}<p>{html.escape(_NOTE)}</p>
 {f'<img alt="PR against AR" src="{img}">' if img else ''}
 <p>probust {html.escape(config['probust'])}</p></body></html>"""
