@@ -191,7 +191,8 @@ _STATUS_NOTES = {
 
 #: What the interval rests on (the basis column): exact and sound need no note.
 _GUARANTEE_NOTE = ("model-based: the interval holds only if the estimator's chains mix and reach every failure mode; "
-                   "the i.i.d. draws alone give p <= {upper:.3g} (the largest such bound over these inputs)")
+                   "the i.i.d. draws alone give p <= {upper:.3g} at {confidence:g} (the largest such bound over "
+                   "these inputs)")
 
 
 def _print_estimates(task: _commands.Task, results: Sequence[Result], summary: dict[str, Any]) -> None:
@@ -208,7 +209,8 @@ def _print_estimates(task: _commands.Task, results: Sequence[Result], summary: d
         console.print(Text(_BOUND_NOTES[kind].format(confidence=task.confidence)))
     uppers = [r.unconditional_upper for r in results if r.guarantee == "model-based"]
     if uppers:
-        console.print(Text(_GUARANTEE_NOTE.format(upper=max(u for u in uppers if u is not None))))
+        console.print(Text(_GUARANTEE_NOTE.format(upper=max(u for u in uppers if u is not None),
+                                                  confidence=task.confidence)))
     for status in unfinished:
         console.print(Text(_STATUS_NOTES[status]))
     console.print(f"mean PR {summary['mean_pr']:.4f} over {_inputs(summary['n_inputs'])}; "

@@ -57,12 +57,16 @@ def guarded(outcome: Outcome, guarantee: Guarantee, confidence: float, has_count
     estimate, status = outcome.failure_probability, outcome.status
     if estimate == 0 and has_counterexamples:
         k, n = outcome.iid
-        estimate = k / n if k else (1 - 0.5 ** (1 / n) if n else ci.high / 2)
-        if n:
-            ci = dataclasses.replace(binomial_ci(k, n, confidence, "clopper-pearson"), method="clopper-pearson-iid")
         status = "unreliable"
+        if n:
+            estimate = k / n if k else 1 - 0.5 ** (1 / n)
+            ci = dataclasses.replace(binomial_ci(k, n, confidence, "clopper-pearson"), method="clopper-pearson-iid")
+            basis = f"that of the {n} i.i.d. draws, and the interval is theirs"
+        else:  # no i.i.d. draw to lean on: the middle of the interval, which says how little is known
+            estimate = ci.high / 2
+            basis = "the middle of the interval (the run made no i.i.d. draw)"
         warnings.append(f"the estimate was 0 although failing inputs were found: the levels did not reach them; "
-                        f"the estimate {estimate:.3g} is that of the {n} i.i.d. draws and the interval is theirs")
+                        f"the estimate {estimate:.3g} is {basis}")
     if (status != "complete" or estimate == 0) and ci.high < upper:
         ci = dataclasses.replace(ci, high=upper, method=f"{ci.method}, raised to the i.i.d. upper bound")
     if ci.low > estimate:

@@ -56,6 +56,10 @@ HETEROGENEITY = 0.01
 #: When the runs of a result end differently, the result says the least finished of them (unreliable last).
 _SEVERITY = {s: i for i, s in enumerate(STATUSES)}
 
+#: The key that keeps the seeds of replicas, derive_seed(entropy, _REPLICA_KEY, r), apart from those of parts,
+#: derive_seed(entropy, i).
+_REPLICA_KEY = 1_000_003
+
 Run = Callable[[Property, int, float, int], Result]
 
 
@@ -90,15 +94,14 @@ def plan(failure: Property, clean_output: torch.Tensor, budget: int, min_budget:
     """
     if decompose not in (None, True, False):
         raise ConfigurationError(f"decompose must be True, False or None (the default), got {decompose!r}")
-    parts = failure.parts(clean_output) if decompose is not False else None
+    # By default only model-based intervals are split: exact and sound ones hold for the union as it is.
+    parts = failure.parts(clean_output) if (model_based if decompose is None else decompose) else None
     note = None
     if decompose and parts is None:
         raise ConfigurationError(
             f"decomposition needs a failure that is a union (label change with 3 or more classes, top-1, or an output "
             f"region of several polyhedra); {failure.describe()} is not one: leave decompose unset or False"
         )
-    if decompose is None and parts is not None and not model_based:
-        parts = None  # exact and sound intervals hold for the union as it is
     if parts is not None and budget // len(parts) < (min_budget if decompose else PART_MIN_BUDGET):
         if decompose:
             raise ConfigurationError(
@@ -132,7 +135,7 @@ def estimate(plan: Plan, run: Run, failure: Property, budget: int, confidence: f
 def _replicated(run: Run, failure: Property, budget: int, confidence: float, entropy: int, k: int) -> Result:
     if k == 1:
         return run(failure, budget, confidence, entropy)
-    return _mean_of_replicas([run(failure, budget // k, confidence, _rng.derive_seed(entropy, 1_000_003, r))
+    return _mean_of_replicas([run(failure, budget // k, confidence, _rng.derive_seed(entropy, _REPLICA_KEY, r))
                               for r in range(k)], confidence)
 
 
