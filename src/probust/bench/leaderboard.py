@@ -3,7 +3,7 @@
 The rows come from :func:`probust.bench.scoring.summarize` over the cells of one run; the page also shows
 the protocol, the hardware the times were measured on (the comparability rule) and a per-case table.
 The figure (|log10 error| against queries, one colour per estimator) is a matplotlib PNG embedded as
-base64 with the campaign report's helper, so the page can be mailed or archived on its own.
+base64 (:mod:`probust.reporting`), so the page can be mailed or archived on its own.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
-from ..reporting import figure_data_url, html_table, markdown_table, plt
+from ..reporting import figure_data_url, hardware_line, html_document, html_table, markdown_table, plt
 from .cases import CASES
 from .scoring import CellScore, EstimatorScore, score_cell, summarize
 from .store import BenchStore
@@ -62,16 +62,6 @@ def row_cells(r: EstimatorScore, nominal: float) -> list[str]:
     return [r.estimator, _f(r.median_abs_log10_error), _f(r.worst_abs_log10_error), _f(r.median_rel_rmse), cov,
             hard, viol, str(r.zeros), str(r.unreliable), str(r.cells_unsupported), str(r.cells_error),
             _f(r.mean_queries, ",.0f"), _f(r.mean_seconds, ".2f")]
-
-
-def hardware_line(config: dict[str, Any]) -> str:
-    hw = config["hardware"]
-    line = (f"{hw['processor']}, {hw['cpu_count']} cores, torch {hw['torch']} with {hw['torch_threads']} "
-            f"thread(s), Python {hw['python']}, {hw['platform']}")
-    others = len(config.get("cell_hardware", [])) - 1
-    if others > 0:
-        line += f" (warning: cells were timed on {others + 1} different machines; times are not comparable)"
-    return line
 
 
 def protocol_line(config: dict[str, Any]) -> str:
@@ -147,11 +137,7 @@ def html_page(rid: str, config: dict[str, Any], cells: Sequence[CellScore]) -> s
     rows = summarize(cells)
     nominal = config["protocol"]["confidence"]
     figure = error_figure(cells) if cells else ""
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>PR-Bench leaderboard {rid}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse;margin:.5em 0;font-size:.9em}}td,th{{border-bottom:1px solid #ddd;padding:.25em .6em;
-text-align:left}}img{{max-width:100%}}</style></head><body>
-<h1>PR-Bench leaderboard</h1>
+    return html_document(f"PR-Bench leaderboard {rid}", f"""<h1>PR-Bench leaderboard</h1>
 <p>{html.escape(protocol_line(config))} &middot; run <code>{rid}</code></p>
 <p>Hardware (times are comparable only on the same): {html.escape(hardware_line(config))}</p>
 {html_table(HEADERS, [row_cells(r, nominal) for r in rows])}
@@ -163,5 +149,5 @@ diagnostics failed (status <code>unreliable</code>): their interval is not for a
 <h2>By suite</h2>{html_table(*suite_table(rows))}
 <h2>By case: median |log10 error|</h2><p>x: the estimator does not support the case; !: it failed.</p>
 {html_table(*case_table(cells))}
-<p>probust {__version__}</p></body></html>"""
+<p>probust {__version__}</p>""")
 

@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import __version__
 from .._io import write_text_atomic
+from .._version import __version__
 from ..metrics import cvar, evar, prob_acc, total_statistical_robustness, value_at_risk
 from ..perturbations import parse_perturbation
 from ..querying import Oracle
-from ..reporting import figure_data_url, plt
+from ..reporting import figure_data_url, html_document, html_table, plt
 from ..result import Result
 
 Rows = list[tuple[int, int | None, Result]]
@@ -118,13 +118,11 @@ def _profile_section(op) -> str:
     if op is None:
         return ""
     note = " (no evaluated input: counted as 1)"
-    cells = "".join(
-        f"<tr><td>{c}</td><td>{w:.3f}</td><td>{r:.3g}{note if c in op.empty_cells else ''}</td></tr>"
-        for c, (w, r) in enumerate(zip(op.cell_probabilities, op.cell_failure_rates, strict=True))
-    )
+    cells = [[str(c), f"{w:.3f}", f"{r:.3g}{note if c in op.empty_cells else ''}"]
+             for c, (w, r) in enumerate(zip(op.cell_probabilities, op.cell_failure_rates, strict=True))]
     return (f"<h2>Operational profile</h2><p class=big>pfd = {op.pfd:.4g} <span>{op.ci.confidence:.0%} interval "
             f"[{op.ci.low:.4g}, {op.ci.high:.4g}] (Bayesian bootstrap); unweighted mean {op.unweighted:.4g}</span></p>"
-            f"<table><tr><th>cell</th><th>operational probability</th><th>failure rate</th></tr>{cells}</table>")
+            + html_table(["cell", "operational probability", "failure rate"], cells))
 
 
 def write_html(
@@ -139,25 +137,20 @@ def write_html(
     tsr = stats.get("tsr")
     tsr_line = (f"<p class=big>TSR = {tsr['value']:.4f} <span>95% interval [{tsr['low']:.4f}, {tsr['high']:.4f}], "
                 f"{html.escape(tsr['method'])}</span></p>") if tsr else "<p>TSR needs at least two inputs.</p>"
-    measures = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{v:.4g}</td></tr>" for k, v in stats.items() if isinstance(v, float)
-    ) + "".join(f"<tr><td>ProbAcc(&kappa;={k})</td><td>{v:.4f}</td></tr>" for k, v in stats["ProbAcc"].items())
+    measures = html_table([], [*[[k, f"{v:.4g}"] for k, v in stats.items() if isinstance(v, float)],
+                               *[[f"ProbAcc(κ={k})", f"{v:.4f}"] for k, v in stats["ProbAcc"].items()]])
     worst = sorted(rows, key=lambda r: -r[2].failure_probability)[:15]
-    table = "".join(
-        f"<tr><td>{i}</td><td>{'' if y is None else y}</td><td>{r.label}</td><td>{r.failure_probability:.3g}</td>"
-        f"<td>[{r.ci.low:.3g}, {r.ci.high:.3g}]</td><td>{r.guarantee}</td>"
-        f"<td>{'<b>UNRELIABLE</b>' if r.status == 'unreliable' else r.status}</td><td>{r.n_queries:,}</td>"
-        f"<td>{html.escape('; '.join(r.warnings))}</td></tr>" for i, y, r in worst
-    )
+    table = html_table(
+        ["index", "label", "ref", "p", "interval", "basis", "status", "queries", "warnings"],
+        [[str(i), "" if y is None else str(y), str(r.label), f"{r.failure_probability:.3g}",
+          f"[{r.ci.low:.3g}, {r.ci.high:.3g}]", r.guarantee,
+          "<b>UNRELIABLE</b>" if r.status == "unreliable" else r.status, f"{r.n_queries:,}",
+          html.escape("; ".join(r.warnings))] for i, y, r in worst],
+        markup=True)
     warnings = sum(1 for _, _, r in rows if r.warnings)
     unreliable = sum(1 for _, _, r in rows if r.status == "unreliable")
     model_based = sum(1 for _, _, r in rows if r.guarantee == "model-based")
-    body = f"""<!doctype html><html><head><meta charset="utf-8"><title>probust campaign {status['campaign']}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse;margin:.5em 0}}td,th{{border-bottom:1px solid #ddd;padding:.25em .7em;text-align:left}}
-.big{{font-size:1.6em;margin:.2em 0}}.big span{{font-size:.55em;color:#555}}code{{background:#f4f4f4;padding:0 .2em}}
-img{{max-width:100%}}</style></head><body>
-<h1>Probabilistic robustness campaign</h1>
+    body = f"""<h1>Probabilistic robustness campaign</h1>
 <p>{status['finished']} of {status['total']} inputs finished &middot;
 model <code>{html.escape(str(opts['model']))}</code> &middot;
 perturbation <code>{html.escape(perturbation.to_spec())}</code> &middot; estimator
@@ -167,14 +160,13 @@ perturbation <code>{html.escape(perturbation.to_spec())}</code> &middot; estimat
 {f"<p>{model_based} intervals are <b>model-based</b>: they hold only if the estimator's chains mix and reach "
  "every failure mode (exact: i.i.d. sampling; sound: a white-box bound).</p>" if model_based else ''}
 {tsr_line}
-<h2>Tail measures over inputs</h2><table>{measures}</table>
+<h2>Tail measures over inputs</h2>{measures}
 <p>VaR/CVaR/EVaR at &alpha;=0.1 of the per-input failure probability; ProbAcc(&kappa;) = share of inputs whose
 failure probability is at most &kappa; (PRBench).</p>
 {_profile_section(profile)}
 <h2>Distribution of per-input failure probability</h2><img alt="histogram" src="{_histogram(p)}">
 {f'<h2>Most fragile inputs</h2><img alt="fragile inputs" src="{fragile}">' if fragile else ''}
-<h2>Least robust inputs</h2><table><tr><th>index</th><th>label</th><th>ref</th><th>p</th><th>interval</th>
-<th>basis</th><th>status</th><th>queries</th><th>warnings</th></tr>{table}</table>
+<h2>Least robust inputs</h2>{table}
 <h2>Configuration</h2><pre>{html.escape(json.dumps(config, indent=1, sort_keys=True))}</pre>
-<p>probust {__version__}</p></body></html>"""
-    write_text_atomic(path, body)
+<p>probust {__version__}</p>"""
+    write_text_atomic(path, html_document(f"probust campaign {status['campaign']}", body))

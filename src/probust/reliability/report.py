@@ -1,4 +1,4 @@
-"""A self-contained HTML page of a reliability claim, in the campaign report's style (figures as base64 PNGs).
+"""A self-contained HTML page of a reliability claim, in the style of every report (figures as base64 PNGs).
 
 What an assessor reads first: the verdict, the pfd with its bounds, the PFH and the SIL band of the upper
 bound with the caveats; then where the claim falls among the bands, the demands still needed under each
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import write_text_atomic
-from ..reporting import figure_data_url, plt
+from ..reporting import figure_data_url, html_document, html_table, plt
 from .assurance import Nodes, _kind
 from .cbi import cbi_confidence
 from .claim import ReliabilityClaim, prior_text
@@ -25,10 +25,8 @@ __all__ = ["html_page", "write_html"]
 
 _COLOURS = {4: "#2e7d32", 3: "#66bb6a", 2: "#c0ca33", 1: "#ffb300"}
 _SHAPES = {"G": "goal", "S": "strategy", "Sn": "solution", "C": "context", "A": "assumption", "J": "justification"}
-_STYLE = """body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}
-table{border-collapse:collapse;margin:.5em 0}td,th{border-bottom:1px solid #ddd;padding:.25em .7em;text-align:left}
-.big{font-size:1.6em;margin:.2em 0}.big span{font-size:.55em;color:#555}code{background:#f4f4f4;padding:0 .2em}
-img{max-width:100%}.verdict{padding:.6em 1em;border-radius:6px;font-weight:600}.ok{background:#e3f2e1}
+#: What this page adds to the shared style sheet: the verdict, the caveats and the GSN argument's shapes.
+_STYLE = """.verdict{padding:.6em 1em;border-radius:6px;font-weight:600}.ok{background:#e3f2e1}
 .short{background:#fff4d6}.refuted{background:#fde2e0}.caveats{background:#fafafa;border-left:4px solid #ffb300;
 padding:.3em 1em}.gsn ul{list-style:none;padding-left:1.6em;border-left:1px solid #bbb;margin:.2em 0}
 .el{display:inline-block;border:1.5px solid #333;padding:.3em .6em;margin:.25em 0;max-width:760px;background:#fff}
@@ -134,15 +132,16 @@ def _gsn_html(nodes: Nodes) -> str:
 
 
 def _rows(pairs) -> str:
-    return "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in pairs)
+    """A table of (name, value) rows: names are text, values HTML."""
+    return html_table([], [[html.escape(k), v] for k, v in pairs], markup=True)
 
 
 def html_page(claim: ReliabilityClaim, nodes: Nodes, *, redundancy_inputs=None, outputs: dict[str, str] | None = None,
               footer: str = "probust") -> str:
     """The report page; ``redundancy_inputs`` = (theta_A, theta_B) per input draws the 1oo2 scatter.
 
-    Not re-exported by :mod:`probust.reliability`: it draws with the campaign report's matplotlib helpers,
-    whose package imports the top-level ``probust`` (import it from ``probust.reliability.report``).
+    Not re-exported by :mod:`probust.reliability`: it draws with matplotlib (:mod:`probust.reporting`), which
+    ``import probust.reliability`` should not load (import it from ``probust.reliability.report``).
     """
     pfd, demo, ev = claim.pfd, claim.demonstration, claim.evidence or {}
     if claim.supported:
@@ -172,8 +171,10 @@ def html_page(claim: ReliabilityClaim, nodes: Nodes, *, redundancy_inputs=None, 
         ("operational inputs counted", "none: the evaluated inputs are the demands" if pfd.n_operational is None
          else str(pfd.n_operational)),
     ])
-    cells = "".join(f"<tr><td>{k}</td><td>{c.probability:.3f}</td><td>{c.operational_count}</td><td>{c.inputs}</td>"
-                    f"<td>{c.undecided}</td><td>{c.failure_rate:.3g}</td></tr>" for k, c in enumerate(pfd.cells))
+    cells = html_table(["cell", "operational probability", "operational inputs", "evaluated inputs", "undecided",
+                        "failure rate"],
+                       [[str(k), f"{c.probability:.3f}", str(c.operational_count), str(c.inputs), str(c.undecided),
+                         f"{c.failure_rate:.3g}"] for k, c in enumerate(pfd.cells)])
     plan = _rows([
         ("classical, zero failures", f"{demo.classical:,}"), ("Bayes, uniform prior", f"{demo.bayes_uniform:,}"),
         ("Bayes, Jeffreys prior", f"{demo.bayes_jeffreys:,}"),
@@ -190,24 +191,22 @@ def html_page(claim: ReliabilityClaim, nodes: Nodes, *, redundancy_inputs=None, 
         names = (ev.get("model", "A"), other.get("model", "B"))
         scatter = "" if redundancy_inputs is None else (
             f'<img alt="per-input failure probabilities" src="{_redundancy_figure(*redundancy_inputs, names)}">')
-        redundancy = (f"<h2>1oo2 redundancy with {html.escape(names[1])}</h2><table>" + _rows([
+        redundancy = (f"<h2>1oo2 redundancy with {html.escape(names[1])}</h2>" + _rows([
             (f"pfd of {names[0]} / {names[1]}", f"{red.pfd_a:.4g} / {red.pfd_b:.4g}"),
             ("1oo2 pfd E_OP[theta_A theta_B]", f"{red.pfd:.4g} (upper bound {red.system.upper:.4g})"),
             ("independence figure pfd_A pfd_B", f"{red.independent:.4g}"),
-            ("ratio (diversity figure)", f"{red.ratio:.3g}")]) + f"</table>{scatter}")
+            ("ratio (diversity figure)", f"{red.ratio:.3g}")]) + scatter)
     if claim.voting is not None:
         vote = claim.voting
-        redundancy += (f"<h2>{vote.k}oo{vote.n} voting of the model over independent perturbations</h2><table>"
+        redundancy += (f"<h2>{vote.k}oo{vote.n} voting of the model over independent perturbations</h2>"
                        + _rows([
                            ("pfd of one copy", f"{vote.single:.4g}"),
-                           (f"{vote.k}oo{vote.n} pfd E_OP[P(Bin({vote.n}, theta) &ge; {vote.n - vote.k + 1})]",
+                           (f"{vote.k}oo{vote.n} pfd E_OP[P(Bin({vote.n}, theta) ≥ {vote.n - vote.k + 1})]",
                             f"{vote.pfd:.4g} (upper bound {vote.system.upper:.4g})"),
                            ("the same from the pfd alone (optimistic)", f"{vote.plug_in:.4g}"),
-                           ("ratio", f"{vote.ratio:.3g}")]) + "</table>")
+                           ("ratio", f"{vote.ratio:.3g}")]))
     files = "".join(f"<li>{html.escape(k)}: <code>{html.escape(v)}</code></li>" for k, v in (outputs or {}).items())
-    body = f"""<!doctype html><html><head><meta charset="utf-8"><title>probust reliability claim</title>
-<style>{_STYLE}</style></head><body>
-<h1>Reliability claim</h1>
+    body = f"""<h1>Reliability claim</h1>
 <p>model <code>{html.escape(str(ev.get('model', '?')))}</code> &middot; campaign <code>{ev.get('campaign', '?')}</code>
 &middot; perturbation <code>{html.escape(str(ev.get('perturbation', '?')))}</code> &middot; {pfd.n_inputs} inputs</p>
 <p class="verdict {verdict[0]}">{verdict[1]}</p>
@@ -216,18 +215,17 @@ SIL band of the upper bound: <b>{html.escape(claim.sil.name)}</b> ({html.escape(
 {rate}
 <div class="caveats"><ul>{''.join(f'<li>{html.escape(c)}</li>' for c in claim.caveats)}</ul></div>
 <img alt="claim among the SIL bands" src="{_bands_figure(claim)}">
-<h2>pfd and its uncertainty</h2><table>{budget}</table>
-<h2>Operational profile</h2><table><tr><th>cell</th><th>operational probability</th><th>operational inputs</th>
-<th>evaluated inputs</th><th>undecided</th><th>failure rate</th></tr>{cells}</table>
-<h2>Failure-free operational demands that would establish pfd &le; {claim.target_pfd:g}</h2><table>{plan}</table>
+<h2>pfd and its uncertainty</h2>{budget}
+<h2>Operational profile</h2>{cells}
+<h2>Failure-free operational demands that would establish pfd &le; {claim.target_pfd:g}</h2>{plan}
 <img alt="confidence against demands" src="{_demonstration_figure(claim)}">
 {redundancy}
 <h2>Assurance case (GSN)</h2>{_gsn_html(nodes)}
 {f'<ul>{files}</ul>' if files else ''}
 <h2>Assumptions</h2><ol>{''.join(f'<li>{html.escape(a)}</li>' for a in claim.assumptions)}</ol>
 <h2>Evidence</h2><pre>{html.escape(json.dumps(claim.evidence, indent=1))}</pre>
-<p>{html.escape(footer)}</p></body></html>"""
-    return body
+<p>{html.escape(footer)}</p>"""
+    return html_document("probust reliability claim", body, style=_STYLE)
 
 
 def write_html(claim: ReliabilityClaim, nodes: Nodes, path: str | Path, **kwargs) -> None:

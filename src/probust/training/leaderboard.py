@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..reporting import figure_data_url, html_table, markdown_table, plt
+from ..reporting import figure_data_url, hardware_line, html_document, html_table, markdown_table, plt
 from .protocol import KAPPAS, RADII
 
 #: The three objectives of the Pareto front (all to maximise).
@@ -110,12 +110,6 @@ def describe(config: dict[str, Any]) -> str:
             f"strong attack {config['restarts']} x PGD-{config['strong_steps']}")
 
 
-def hardware_line(config: dict[str, Any]) -> str:
-    hw = config["hardware"]
-    return (f"{hw['processor']}, {hw['cpu_count']} cores, torch {hw['torch']} with {hw['torch_threads']} thread(s) "
-            f"per process, Python {hw['python']}")
-
-
 _NOTE = ("Mean ± sd over seeds. PR: PRBench's number (mean over correctly classified inputs of the 100-sample MC "
          "estimate), with the mean over seeds of the per-seed 95% empirical-Bernstein interval in brackets. ProbAcc "
          "and certified ProbAcc at the training radius. front: on the Pareto front of (PR at the training radius, "
@@ -148,13 +142,9 @@ def figure(rows: Sequence[dict[str, Any]]) -> str:
 def html_page(rid: str, config: dict[str, Any], cells: Sequence[dict[str, Any]]) -> str:
     rows = summarize(cells)
     img = figure(rows) if any("clean" in r for r in rows) else ""
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Training leaderboard {rid}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1300px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse;font-size:.85em}}
-td,th{{border-bottom:1px solid #ddd;padding:.25em .5em;text-align:left}}
-img{{max-width:100%}}</style></head><body><h1>Training leaderboard</h1>
+    return html_document(f"Training leaderboard {rid}", f"""<h1>Training leaderboard</h1>
 <p>{html.escape(describe(config))} &middot; run <code>{rid}</code></p>
 <p>Hardware: {html.escape(hardware_line(config))}</p>
 {html_table(headers(rows), table_rows(rows))}<p>{html.escape(_NOTE)}</p>
 {f'<img alt="PR against AR" src="{img}">' if img else ''}
-<p>probust {html.escape(config['probust'])}</p></body></html>"""
+<p>probust {html.escape(config['probust'])}</p>""")
