@@ -8,16 +8,14 @@ in later versions without breaking callers (``schema_version`` tracks the JSON l
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-import numpy as np
 import torch
 
 from .intervals import METHODS, ConfidenceInterval, Sided, binomial_ci
+from .serialisation import Serialisable, jsonable
 
 #: 2: ``status`` and ``counterexamples`` (records of version 1 read with their defaults).
 #: 3: ``guarantee`` and ``unconditional_upper`` (older records get the guarantee of their estimator).
@@ -68,27 +66,8 @@ class Counterexample:
         return torch.tensor(self.input, dtype=dtype)
 
 
-def jsonable(value: Any) -> Any:
-    """Convert numpy / torch scalars and arrays, tuples and mappings into plain JSON types."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return jsonable(value.detach().cpu().tolist())
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # JSON has no inf/nan; "inf" / "-inf" / "nan" round-trip through float()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable: {value!r}")
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Result:
+class Result(Serialisable):
     """Estimate of the failure probability ``p = 1 - PR(x)`` of one input under one perturbation.
 
     Attributes
@@ -149,7 +128,7 @@ class Result:
     unconditional_upper: float | None = None
     status: Status = "complete"
     counterexamples: tuple[Counterexample, ...] = ()
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = SCHEMA_VERSION  # a field since version 1 (Serialisable's is a class variable)
 
     def __post_init__(self) -> None:
         for name in ("params", "diagnostics"):
@@ -194,33 +173,15 @@ class Result:
             sided or self.ci.sided,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON dictionary (``from_dict`` inverts it)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out["ci"] = dataclasses.asdict(self.ci)
-        out["counterexamples"] = [dataclasses.asdict(c) for c in self.counterexamples]
-        out["kind"] = type(self).__name__
-        return jsonable(out)
-
-    def to_json(self, **kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
-
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Result:
-        data = dict(data)
-        kind = data.pop("kind", cls.__name__)
-        target = {c.__name__: c for c in (Result, *Result.__subclasses__())}.get(kind, cls)
-        data["ci"] = ConfidenceInterval(**data["ci"])
-        data["warnings"] = tuple(data.get("warnings", ()))
-        data["counterexamples"] = tuple(Counterexample(**c) for c in data.get("counterexamples", ()))
-        if data.get("schema_version", 1) < 2:  # version 1 kept the splitting estimators' ending in diagnostics
+    def _migrate(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
+        if version < 2:  # version 1 kept the splitting estimators' ending in diagnostics
             ending = data.get("diagnostics", {}).get("status")
             data["status"] = {"stalled": "stalled", "budget exhausted": "budget-exhausted"}.get(ending, "complete")
-        if data.get("schema_version", 1) < 3:  # version 2 had no guarantee: it follows from the estimator
+        if version < 3:  # version 2 had no guarantee: it follows from the estimator
             data["guarantee"] = ("sound" if data.get("bound_kind") == "deterministic"
                                  else "model-based" if data.get("estimator") in _MODEL_BASED_V2 else "exact")
-        data["schema_version"] = SCHEMA_VERSION  # read into the current layout
-        return target(**data)
+        return data
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

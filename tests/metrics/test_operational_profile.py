@@ -16,13 +16,13 @@ def test_weighted_pfd_is_the_profile_weighted_mean_of_cell_rates():
     est = weighted_pfd([0.0, 0.02, 0.5, 0.3], cells, profile, n_bootstrap=500)
     assert est.pfd == pytest.approx(0.9 * 0.01 + 0.1 * 0.4)
     assert est.unweighted == pytest.approx(0.205)
-    assert est.ci.low <= est.pfd <= est.ci.high and est.empty_cells == []
+    assert est.ci.low <= est.pfd <= est.ci.high and est.empty_cells == ()
 
 
 def test_unvisited_cells_count_as_failing():
     profile = OperationalProfile(centres=np.array([[0.0], [10.0]]), counts=np.array([50.0, 50.0]))
     est = weighted_pfd([0.0, 0.0], np.array([0, 0]), profile, n_bootstrap=200)
-    assert est.empty_cells == [1] and est.pfd == pytest.approx(0.5)
+    assert est.empty_cells == (1,) and est.pfd == pytest.approx(0.5)
 
 
 def test_profile_on_the_zoo_cnn_features():

@@ -20,10 +20,11 @@ from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval, binomial_ci
 from ..perturbations import Box, Compose, Perturbation, Semantic
 from ..querying import LatentStream
+from ..serialisation import Serialisable
 
 
 @dataclasses.dataclass(frozen=True)
-class LipschitzEstimate:
+class LipschitzEstimate(Serialisable):
     """Estimated P(||f(x) - f(x')|| <= k ||x - x'||) with its interval, and the ratios' quantiles."""
 
     probability: float

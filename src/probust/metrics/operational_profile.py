@@ -24,6 +24,7 @@ from sklearn.cluster import KMeans
 
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval
+from ..serialisation import Serialisable
 
 
 @torch.no_grad()
@@ -63,15 +64,15 @@ class OperationalProfile:
 
 
 @dataclasses.dataclass(frozen=True)
-class PfdEstimate:
+class PfdEstimate(Serialisable):
     """Operational-profile-weighted probability of failure per input, with its interval."""
 
     pfd: float
     ci: ConfidenceInterval
     unweighted: float
-    cell_failure_rates: list[float]
-    cell_probabilities: list[float]
-    empty_cells: list[int]
+    cell_failure_rates: tuple[float, ...]
+    cell_probabilities: tuple[float, ...]
+    empty_cells: tuple[int, ...]
 
 
 def weighted_pfd(
@@ -102,5 +103,5 @@ def weighted_pfd(
     else:
         lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
         ci = ConfidenceInterval(float(lo), float(hi), confidence, "bayesian-bootstrap")
-    return PfdEstimate(float(profile.probabilities @ rates), ci, float(p.mean()), rates.tolist(),
-                       profile.probabilities.tolist(), empty)
+    return PfdEstimate(float(profile.probabilities @ rates), ci, float(p.mean()), tuple(rates.tolist()),
+                       tuple(profile.probabilities.tolist()), tuple(empty))

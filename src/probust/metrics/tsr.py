@@ -25,10 +25,11 @@ from scipy import stats
 
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval, check_confidence
+from ..serialisation import Serialisable
 
 
 @dataclasses.dataclass(frozen=True)
-class TSREstimate:
+class TSREstimate(Serialisable):
     """TSR = 1 - failure_probability, with the interval ``ci`` on the mean failure probability."""
 
     tsr: float

@@ -1,21 +1,11 @@
-"""What the reliability modules share: JSON-serialisable frozen records, argument checks, integer search."""
+"""What the reliability modules share: argument checks, integer search."""
 
 from __future__ import annotations
 
-import dataclasses
 import numbers
 from collections.abc import Callable
-from typing import Any
 
 from ..errors import ConfigurationError
-from ..result import jsonable
-
-
-class Record:
-    """Mixin of the frozen result dataclasses: ``to_dict()`` gives plain JSON types (inf/nan as strings)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable(dataclasses.asdict(self))  # type: ignore[call-overload]
 
 
 def check_probability(value: float, name: str, *, zero_ok: bool = False) -> float:

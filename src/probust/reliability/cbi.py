@@ -34,7 +34,8 @@ from scipy import optimize
 
 from ..errors import ConfigurationError
 from ..intervals import check_confidence
-from ._common import Record, check_count, check_probability
+from ..serialisation import Serialisable
+from ._common import check_count, check_probability
 
 __all__ = ["ConservativeClaim", "cbi_confidence", "cbi_demands_needed", "cbi_survival", "cbi_worst_case_mean",
            "conservative_claim"]
@@ -152,7 +153,7 @@ def cbi_worst_case_mean(demands: int, prior_confidence: float, prior_bound: floa
 
 
 @dataclasses.dataclass(frozen=True)
-class ConservativeClaim(Record):
+class ConservativeClaim(Serialisable):
     """CBI's figures for the claim ``pfd <= bound`` at ``confidence``, given P(pfd <= prior_bound) = prior_confidence.
 
     ``demands_needed`` failure-free operational demands reach the confidence; after them, ``survival`` is

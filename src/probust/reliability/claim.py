@@ -12,7 +12,8 @@ import dataclasses
 from typing import Any
 
 from ..intervals import check_confidence
-from ._common import Record, check_probability
+from ..serialisation import Serialisable
+from ._common import check_probability
 from .bayes import posterior_demands_needed
 from .cbi import ConservativeClaim, conservative_claim
 from .classical import demands_needed
@@ -31,7 +32,7 @@ _SUMMARY_FIELDS = ("database", "campaign", "model", "model_sha256", "data", "per
 
 
 @dataclasses.dataclass(frozen=True)
-class Demonstration(Record):
+class Demonstration(Serialisable):
     """Failure-free operational demands that would establish ``pfd <= target`` at the confidence."""
 
     classical: int
@@ -41,7 +42,7 @@ class Demonstration(Record):
 
 
 @dataclasses.dataclass(frozen=True)
-class ReliabilityClaim(Record):
+class ReliabilityClaim(Serialisable):
     """The claim ``pfd <= target_pfd`` at ``confidence`` and everything that follows from the evidence.
 
     ``supported``: the upper bound meets the target; ``refuted``: the lower bound exceeds it (the evidence

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from .. import zoo
 from ..campaign import ResultsStore
 from ..errors import ConfigurationError
-from ._common import Record
+from ..serialisation import Serialisable
 
 __all__ = ["CampaignEvidence", "load_campaign", "model_sha256"]
 
@@ -35,7 +35,7 @@ def model_sha256(model: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class CampaignEvidence(Record):
+class CampaignEvidence(Serialisable):
     """A campaign's configuration and, per planned input, its failure-probability estimate.
 
     ``failure_probabilities[i]`` is 1 for a missing input; ``undecided[i]`` flags missing inputs and

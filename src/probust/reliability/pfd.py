@@ -53,7 +53,7 @@ from scipy import optimize, special
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval, check_confidence
 from ..metrics import OperationalProfile, weighted_pfd
-from ._common import Record
+from ..serialisation import Serialisable
 
 __all__ = ["METHODS", "Cell", "OperationalPfd", "kl_upper_bound", "operational_pfd"]
 
@@ -87,7 +87,7 @@ def kl_upper_bound(mean: float, n: int, delta: float) -> float:
 
 
 @dataclasses.dataclass(frozen=True)
-class Cell(Record):
+class Cell(Serialisable):
     """One cell of the profile: its operational share, evaluated inputs and failure rate (1 if unvisited)."""
 
     probability: float
@@ -98,7 +98,7 @@ class Cell(Record):
 
 
 @dataclasses.dataclass(frozen=True)
-class OperationalPfd(Record):
+class OperationalPfd(Serialisable):
     """pfd = sum_c OP_c lambda_c with its one-sided upper bound ``ci.high`` (see the module docstring).
 
     ``lower`` is the distribution-free one-sided lower bound at the same confidence (the "bound" method's

@@ -26,14 +26,14 @@ import numpy as np
 
 from ..errors import ConfigurationError
 from ..metrics import OperationalProfile
-from ._common import Record
+from ..serialisation import Serialisable
 from .pfd import Method, OperationalPfd, operational_pfd
 
 __all__ = ["Redundancy", "one_out_of_two"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Redundancy(Record):
+class Redundancy(Serialisable):
     """pfd of each channel, of the 1oo2 system (with its upper bound) and of the independence assumption."""
 
     pfd_a: float

@@ -31,7 +31,7 @@ import math
 from typing import Literal
 
 from ..errors import ConfigurationError
-from ._common import Record
+from ..serialisation import Serialisable
 
 __all__ = ["ARCHITECTURE_CAVEAT", "AVIATION_CAVEAT", "Band", "aviation_class", "demand_mode", "sil_band",
            "sil_from_pfd", "sil_from_pfh"]
@@ -52,7 +52,7 @@ AVIATION_CAVEAT = ("DO-178C assigns software a development assurance level (proc
 
 
 @dataclasses.dataclass(frozen=True)
-class Band(Record):
+class Band(Serialisable):
     """The band ``[low, high)`` (aviation: ``(low, high]``) a value falls in, and what it is a band of."""
 
     name: str

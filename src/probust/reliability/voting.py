@@ -37,14 +37,15 @@ from scipy import stats
 
 from ..errors import ConfigurationError
 from ..metrics import OperationalProfile
-from ._common import Record, check_count, check_probability
+from ..serialisation import Serialisable
+from ._common import check_count, check_probability
 from .pfd import Method, OperationalPfd, operational_pfd
 
 __all__ = ["Voting", "beta_factor", "k_out_of_n", "parse_voting"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Voting(Record):
+class Voting(Serialisable):
     """pfd of a KooN system of one model (with its upper bound), of one channel, and the plug-in figure.
 
     ``plug_in`` is g(pfd of one channel): what the TSR alone would predict, optimistic when the failures

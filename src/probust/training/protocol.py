@@ -33,6 +33,7 @@ from .. import api
 from ..bench.hardware import hardware
 from ..metrics import total_statistical_robustness
 from ..perturbations import UniformLinf
+from ..serialisation import Serialisable
 from ..zoo import ArrayDataset
 from ._attacks import ce_objective, margin_objective, pgd
 
@@ -43,7 +44,7 @@ KAPPAS = (0.2, 0.1, 0.05, 0.01)
 
 
 @dataclasses.dataclass(frozen=True)
-class RadiusPR:
+class RadiusPR(Serialisable):
     """PR at one radius: PRBench's mean over correctly classified inputs, its interval, ProbAcc."""
 
     eps: float
@@ -56,7 +57,7 @@ class RadiusPR:
 
 
 @dataclasses.dataclass(frozen=True)
-class ProtocolResult:
+class ProtocolResult(Serialisable):
     clean_accuracy: float
     pr: tuple[RadiusPR, ...]
     ar_pgd20: float
@@ -74,13 +75,6 @@ class ProtocolResult:
     train_eps: float
     seconds: float
     hardware: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ProtocolResult:
-        return cls(**{**data, "pr": tuple(RadiusPR(**r) for r in data["pr"])})
 
     def at(self, eps: float) -> RadiusPR:
         return min(self.pr, key=lambda r: abs(r.eps - eps))

@@ -26,6 +26,7 @@ from .._version import __version__
 from ..bench.hardware import hardware
 from ..errors import ConfigurationError, DataError, ModelError
 from ..perturbations import Perturbation, UniformLinf
+from ..serialisation import Serialisable
 from ..zoo import ARCHITECTURES, ArrayDataset
 from ._base import Method, Step
 from .methods import get_method
@@ -34,7 +35,7 @@ __all__ = ["TrainingRecord", "build_model", "data_hash", "load_record", "save_mo
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainingRecord:
+class TrainingRecord(Serialisable):
     """What was trained, how, on what, and how long it took (JSON via :meth:`to_dict`)."""
 
     method: str
@@ -57,16 +58,6 @@ class TrainingRecord:
     probust_version: str
     arch: str | None = None
     completed: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainingRecord:
-        data = dict(data)
-        for key in ("epoch_loss", "epoch_accuracy"):
-            data[key] = tuple(data[key])
-        return cls(**data)
 
 
 def data_hash(dataset: ArrayDataset) -> str:
