@@ -20,15 +20,13 @@ of ``PORTABILITY_WORDS``) or by ``@pytest.mark.portability``.
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
 
 import pytest
 import torch
 
 from probust._allocator import keep_freed_memory
+from probust.testing import assert_same_numbers
 
 PORTABILITY_WORDS = ("same_seed", "any_batch_size", "not_depend", "reproduc", "record", "stored")
 
@@ -63,45 +61,6 @@ def _torch_global_state_unchanged():
     after = (torch.get_default_dtype(), torch.is_grad_enabled(), torch.get_num_threads(),
              torch.are_deterministic_algorithms_enabled())
     assert after == before, f"test changed torch global state: {before} -> {after}"
-
-
-#: "Same numbers" of model arithmetic (docs/design.md, Randomness). The latents of a seed are bit-identical at
-#: any batch size, but the model's float64 arithmetic is not: BLAS kernels pick their summation order by batch
-#: shape, CPU and thread count, so a score moves by at most 2 gamma_n sum|terms| (gamma_n ~ n 2^-53), ~1e-14
-#: for the small float64 models of these tests. Estimators pass scores through smooth maps (sums, exp/log,
-#: gamma quantiles) and bisections to 1e-12 relative (gradient SMC's tempering, <= a few dozen steps), so
-#: their floats agree to well under 1e-10 relative; values near 0 (splitting levels are scores) to ~1e-14
-#: absolute. The tolerances below are >= 10x those bounds and >= 1e6x below any statistical effect: a seeding
-#: bug changes estimates by their Monte Carlo spread (>= 1e-3 relative) and changes counts. Decisions (ints,
-#: strings, bools: counts, kills, iterations, statuses, warnings) must be equal exactly; a decision can flip
-#: only for a score within rounding of its threshold (an accept/reject or resampling draw), which the models
-#: here never came near in any kernel path tried (make test-portability).
-SAME_NUMBERS_REL, SAME_NUMBERS_ABS = 1e-9, 1e-12
-
-
-def _differences(a: Any, b: Any, path: str) -> list[str]:
-    if isinstance(a, float) and isinstance(b, float):
-        same = math.isclose(a, b, rel_tol=SAME_NUMBERS_REL, abs_tol=SAME_NUMBERS_ABS) or (a != a and b != b)
-        return [] if same else [f"{path}: {a!r} != {b!r}"]
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        if a.keys() != b.keys():
-            return [f"{path}: keys {sorted(a)} != {sorted(b)}"]
-        return [d for k in a for d in _differences(a[k], b[k], f"{path}.{k}")]
-    if isinstance(a, Sequence) and isinstance(b, Sequence) and not isinstance(a, str):
-        if len(a) != len(b):
-            return [f"{path}: length {len(a)} != {len(b)}"]
-        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _differences(x, y, f"{path}[{i}]")]
-    return [] if a == b and type(a) is type(b) else [f"{path}: {a!r} != {b!r}"]
-
-
-def assert_same_numbers(results: Sequence[Any]) -> None:
-    """Every result equals the first: decisions exactly, floats within ``SAME_NUMBERS_REL`` / ``_ABS``.
-
-    Results are compared through ``to_dict()``, without the wall-clock ``seconds``.
-    """
-    dicts = [{k: v for k, v in r.to_dict().items() if k != "seconds"} for r in results]
-    problems = [d for i, other in enumerate(dicts[1:], 1) for d in _differences(dicts[0], other, f"results[{i}]")]
-    assert not problems, "\n".join(problems[:20])
 
 
 @pytest.fixture

@@ -272,7 +272,7 @@ def test_certify_rejects_bad_threshold(tmp_path, capsys):
 
 def test_list(capsys):
     out = run_ok(["list"], capsys)
-    for name in (*zoo.list_models(), *zoo.list_datasets(), "uniform-linf:eps=0.1,clip=0:1", "mc"):
+    for name in (*zoo.list_models(), *zoo.list_datasets(), "uniform-linf:eps=0.03,clip=0:1", "mc", "trades"):
         assert name in out
 
 

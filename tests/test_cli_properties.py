@@ -83,18 +83,18 @@ class NoGrad(torch.nn.Module):
 
 @pytest.mark.parametrize(("failure", "extra", "message"), [
     ("saliency-map", (), "unknown failure property"),
-    ("explanation-topk:k=0", (), "k >= 1"),
+    ("explanation-topk:k=0", (), "k must be an integer >= 1"),
     ("explanation-topk:k=8,min_overlap=1.5", (), "min_overlap"),
     ("explanation-topk:k=8,overlap=0.5", (), "bad parameter"),
-    ("explanation-topk:k=eight", (), "not a int"),
+    ("explanation-topk:k=eight", (), "is not an integer"),
     ("explanation-topk:k=64", (), "65 features"),
-    ("explanation-corr:min_corr=0.5,corr=kendall", (), "pearson or spearman"),
+    ("explanation-corr:min_corr=0.5,corr=kendall", (), "one of pearson, spearman"),
     ("explanation-topk:k=8", ("--label", "dataset"), "does not apply"),
     ("top-k:k=10", (), "k < n_classes"),
     ("regression-tolerance", (), "needs tolerance"),
-    ("regression-tolerance:tolerance=-1", (), "tolerance must be > 0"),
+    ("regression-tolerance:tolerance=-1", (), "tolerance must be a number > 0"),
     ("conformal-cover:alpha=0.1,qhat=0.5", (), "exactly one of"),
-    ("conformal-cover:alpha=1.5", (), "alpha must be in"),
+    ("conformal-cover:alpha=1.5", (), "is not a number in (0, 1)"),
     ("conformal-size:alpha=0.1", ("--indices", "200"), "calibration set"),
 ])
 def test_bad_failure_specs_exit_2_with_nothing_written(tmp_path, capsys, failure, extra, message):

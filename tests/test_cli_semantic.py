@@ -56,7 +56,7 @@ def test_campaign_and_its_report_with_a_semantic_family(tmp_path, capsys):
 
 def test_list_shows_the_semantic_families_and_compose(capsys):
     out = ok(["list"], capsys)
-    assert "rotation:deg=0.1,clip=0:1" in out and "gaussian-blur:sigma=0.1" in out and "compose(" in out
+    assert "rotation:deg=15,clip=0:1" in out and "gaussian-blur:sigma=1" in out and "compose(" in out
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """probust: measure, certify and improve the probabilistic robustness of deep-learning models."""
 
-from . import conformal, estimators, explanations, perturbations, properties, reliability, training, zoo
+from . import components, conformal, estimators, explanations, perturbations, properties, reliability, training, zoo
 from ._version import __version__
 from .api import certify, estimate
+from .components import register
 from .conformal import ConformalCover, ConformalSize, SplitConformal
 from .errors import (
     ConfigurationError,
@@ -48,6 +49,7 @@ __all__ = [
     "VnnlibCase",
     "binomial_ci",
     "certify",
+    "components",
     "conformal",
     "estimate",
     "estimators",
@@ -55,6 +57,7 @@ __all__ = [
     "perturbations",
     "properties",
     "read_vnnlib",
+    "register",
     "reliability",
     "sample_size",
     "training",

@@ -122,14 +122,16 @@ def add_task_options(parser: argparse.ArgumentParser, vnnlib: bool = False) -> N
     parser.add_argument("--failure", metavar="SPEC",
                         help="failure property (default label-change), e.g. top-k:k=2, "
                              "explanation-topk:k=20,min_overlap=0.6, conformal-cover:alpha=0.05 "
-                             f"(one of {', '.join(failure_spec.FAILURES)})")
+                             f"(one of {', '.join(failure_spec.failures())})")
     parser.add_argument("--json", metavar="PATH", help="write a JSON report once every input is done")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def add_estimate_options(parser: argparse.ArgumentParser) -> None:
     """Options of commands that estimate failure probabilities (``evaluate``, ``campaign run``)."""
-    parser.add_argument("--estimator", default="mc", help=f"one of {', '.join(ESTIMATORS)} (default: mc)")
+    parser.add_argument("--estimator", default="mc", metavar="SPEC",
+                        help=f"NAME or NAME:key=value,... with NAME one of {', '.join(ESTIMATORS)} (default: mc; "
+                             "e.g. amls:n_particles=2000; `probust list` shows the parameters)")
     parser.add_argument("--interval", choices=METHODS, help="interval method of the estimator (mc only)")
     parser.add_argument("--budget", type=count, default=10_000, help="queries per input (default: 10000)")
     parser.add_argument("--confidence", type=float, default=0.95, help="interval confidence (default: 0.95)")
@@ -169,15 +171,13 @@ def count(text: str) -> int:
 
 
 # -- preparing a run -----------------------------------------------------------------------------------
-def make_estimator(name: str, interval: str | None) -> Estimator:
-    """The named estimator, built with ``interval=`` when given (only estimators with that option)."""
-    if name not in ESTIMATORS:
-        raise ConfigurationError(f"unknown estimator {name!r}; choose one of {', '.join(ESTIMATORS)}")
-    estimator = get_estimator(name)
+def make_estimator(spec: str, interval: str | None) -> Estimator:
+    """The estimator of a spec (``amls:n_particles=2000``), built with ``interval=`` when given (mc only)."""
+    estimator = get_estimator(spec)
     if interval is None:
         return estimator
     if "interval" not in {f.name for f in dataclasses.fields(estimator)}:
-        raise ConfigurationError(f"--interval does not apply to estimator {name!r}; drop it")
+        raise ConfigurationError(f"--interval does not apply to estimator {estimator.name!r}; drop it")
     return dataclasses.replace(estimator, interval=interval)
 
 
@@ -213,7 +213,7 @@ def prepare(args: argparse.Namespace, estimator: Estimator, **extra_config: Any)
         )
     config = {
         "model": args.model, "arch": args.arch, **source, "indices": indices,
-        "perturbation": perturbation.to_spec(), "estimator": estimator.name, "params": estimator.get_params(),
+        "perturbation": perturbation.to_spec(), "estimator": estimator.name, "params": estimator.params(),
         "budget": budget, "confidence": confidence, "seed": seed, "label_source": args.label,
         "batch_size": args.batch_size, "device": args.device, **extra_config,
     }
@@ -279,7 +279,7 @@ def prepare_vnnlib(args: argparse.Namespace, estimator: Estimator, **extra_confi
     config = {
         "model": args.model, "arch": args.arch, "vnnlib": str(args.vnnlib), "indices": list(range(len(cases))),
         "perturbation": [p.to_spec() for p in perturbations], "failure": [c.region.describe() for c in cases],
-        "estimator": estimator.name, "params": estimator.get_params(), "budget": budget, "confidence": confidence,
+        "estimator": estimator.name, "params": estimator.params(), "budget": budget, "confidence": confidence,
         "seed": seed, "label_source": "vnnlib", "batch_size": args.batch_size, "device": args.device,
         **extra_config,
     }

@@ -14,7 +14,6 @@ No JSON report is written unless every input finished.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import math
 import sys
@@ -30,10 +29,9 @@ from ._allocator import keep_freed_memory
 from ._io import write_json_atomic
 from .bench import commands as bench_commands
 from .campaign import commands as campaign_commands
-from .errors import ConfigurationError, ProbustError
-from .estimators import ESTIMATORS, SequentialCertifier
-from .perturbations import PERTURBATIONS, Perturbation
-from .perturbations.spec import COMPOSE_EXAMPLE
+from .components import KINDS, example_of, registry
+from .errors import ProbustError
+from .estimators import SequentialCertifier
 from .reliability import commands as reliability_commands
 from .result import CertifyResult, Result
 from .training import commands as training_commands
@@ -70,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list zoo models, data sets, perturbations and estimators")
     listing.set_defaults(handler=_list)
     campaign_commands.register(commands)
-    bench_commands.register(commands)
+    # The registration hook: a package may extend another's command with the action group that command returns.
+    # training adds `bench training` here, so bench never imports training (the layering of tests/test_architecture.py).
+    training_commands.register_bench(bench_commands.register(commands))
     reliability_commands.register(commands)
     training_commands.register(commands)
     return parser
@@ -104,6 +104,11 @@ def _certify(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+#: The registries ``probust list`` shows, with the option that takes their specs.
+LISTED = {"perturbation": ("Perturbations", "--perturbation"), "estimator": ("Estimators", "--estimator"),
+          "property": ("Failure properties", "--failure"), "method": ("Training methods", "train --method")}
+
+
 def _list(args: argparse.Namespace, argv: list[str]) -> int:
     console = _commands.stdout_console()
     models = Table("model", "architecture", "data set", "input shape", "test accuracy", title="Zoo models")
@@ -113,30 +118,13 @@ def _list(args: argparse.Namespace, argv: list[str]) -> int:
                        f"{info['test_accuracy']:.2%}")
     console.print(models)
     console.print(f"Zoo data sets: {', '.join(zoo.list_datasets())} (splits: train, test, all)")
-    perturbations = Table("perturbation", "example spec", "description", title="Perturbations")
-    for name, cls in PERTURBATIONS.items():
-        perturbations.add_row(name, _example_spec(cls), _summary_line(cls))
-    console.print(perturbations)
-    console.print(f"Combine perturbations (applied in turn, independent latents): {COMPOSE_EXAMPLE}")
-    estimators = Table("estimator", "description", title="Estimators (evaluate --estimator)")
-    for name, cls in ESTIMATORS.items():
-        estimators.add_row(name, _summary_line(cls))
-    console.print(estimators)
-    console.print(f"certify uses: {_summary_line(SequentialCertifier)}")
+    for kind, (title, flag) in LISTED.items():
+        table = Table(KINDS[kind], "example spec", "parameters", "description", title=f"{title} ({flag})")
+        for name, cls in registry(kind).items():
+            keys = [*cls.spec_fields(), *getattr(cls, "spec_options", ())]
+            table.add_row(name, example_of(cls), ", ".join(keys), _summary_line(cls))
+        console.print(table)
     return 0
-
-
-def _example_spec(cls: type[Perturbation]) -> str:
-    """A runnable spec: every required parameter set to 0.1 (a box to [0, 1]), clipped to images in [0, 1]."""
-    values = {"lo": 0.0, "hi": 1.0}  # a box: its bounds, not radii
-    required = {
-        f.name: values.get(f.name, 0.1) for f in dataclasses.fields(cls)
-        if f.name != "clip" and f.default is dataclasses.MISSING
-    }
-    try:
-        return cls(**required, clip=(0.0, 1.0)).to_spec()
-    except ConfigurationError:  # a family without an input range (char-edits works on symbol codes)
-        return cls(**required).to_spec()
 
 
 def _summary_line(obj: object) -> str:

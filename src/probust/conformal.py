@@ -31,13 +31,18 @@ import numpy as np
 import torch
 
 from . import zoo
+from .components import PROBABILITY, Interval, param, register
 from .errors import ConfigurationError
-from .properties import Property, _check_logits, _strict
+from .properties import CLASS, Property, _check_logits, _strict
 
 __all__ = ["ConformalCover", "ConformalSize", "SplitConformal", "calibration_indices", "zoo_conformal"]
 
 #: Stand-in for a missing term of the size score (probabilities differ by at most 1).
 _ABSENT = -2.0
+#: An LAC threshold qhat lies in [0, 1].
+QHAT = Interval(float, 0, 1)
+#: ``alpha=``: calibrate a zoo model's predictor at miscoverage alpha instead of giving ``qhat`` (the CLI does it).
+ALPHA = {"alpha": PROBABILITY}
 
 
 def _scores(logits: torch.Tensor) -> torch.Tensor:
@@ -102,6 +107,7 @@ def zoo_conformal(model_name: str, alpha: float = 0.1) -> tuple[SplitConformal, 
     return predictor, predictor.coverage(model, data.x[:cal.start], data.y[:cal.start])
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class ConformalCover(Property):
     """The perturbed prediction set no longer contains the reference label ``y``.
@@ -111,13 +117,12 @@ class ConformalCover(Property):
     empty); pass the true label to measure robust coverage instead.
     """
 
-    qhat: float
-    label: int | None = None
+    qhat: float = param(check=QHAT)
+    label: int | None = param(None, CLASS)
     name = "conformal-cover"
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.qhat <= 1:
-            raise ConfigurationError(f"an LAC threshold qhat lies in [0, 1], got {self.qhat!r}")
+    tags = frozenset({"classification", "conformal"})
+    spec_options = ALPHA
+    example = "conformal-cover:qhat=0.9"
 
     def resolve(self, clean_output: torch.Tensor) -> ConformalCover:
         _check_logits(clean_output, self.label)
@@ -128,6 +133,7 @@ class ConformalCover(Property):
         return _scores(outputs)[:, self.label] - self.qhat
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class ConformalSize(Property):
     """The perturbed prediction set's size differs from ``size`` (default: the clean set's size ``n0``).
@@ -138,13 +144,12 @@ class ConformalSize(Property):
         score = max(s_(n0) - qhat, qhat - s_(n0+1)),  a zero second term counted as a failure (it joins the set).
     """
 
-    qhat: float
-    size: int | None = None
+    qhat: float = param(check=QHAT)
+    size: int | None = param(None, Interval(int, 0))
     name = "conformal-size"
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.qhat <= 1:
-            raise ConfigurationError(f"an LAC threshold qhat lies in [0, 1], got {self.qhat!r}")
+    tags = frozenset({"classification", "conformal"})
+    spec_options = ALPHA
+    example = "conformal-size:qhat=0.9"
 
     def resolve(self, clean_output: torch.Tensor) -> ConformalSize:
         _check_logits(clean_output, None)

@@ -35,6 +35,7 @@ import scipy.stats
 import torch
 from torch import nn
 
+from .components import Interval, Options, param, register
 from .errors import ConfigurationError, ModelError, ProbustError
 from .properties import Property, _strict
 
@@ -42,6 +43,9 @@ __all__ = ["ExplanationCorrelation", "ExplanationTopK", "NoGradientError", "Sali
 
 Method = Literal["gradient-x-input", "integrated-gradients"]
 METHODS = ("gradient-x-input", "integrated-gradients")
+#: The spec keys of the explanation properties that configure the saliency map (:class:`Saliency`).
+SALIENCY_OPTIONS = {"saliency": Options(*METHODS), "steps": Interval(int, 1)}
+CORRELATIONS = Options("pearson", "spearman")
 
 _FIX = ("saliency needs a differentiable PyTorch model: pass an nn.Module (or a state dict with --arch) "
         "instead of an ONNX file or a wrapper that calls the model under torch.no_grad / detaches / converts "
@@ -132,6 +136,7 @@ def _check_maps(outputs: torch.Tensor, need: int, what: str) -> None:
         )
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class ExplanationTopK(Property):
     """Fewer than ``min_overlap * k`` of the clean top-``k`` features stay in the perturbed top-``k``.
@@ -150,17 +155,13 @@ class ExplanationTopK(Property):
     ``k``-th value is broken by ``torch.topk``'s order.
     """
 
-    k: int = 20
-    min_overlap: float = 0.6
+    k: int = param(20, Interval(int, 1))
+    min_overlap: float = param(0.6, Interval(float, 0, 1, "right"))
     reference: tuple[int, ...] | None = None  # the clean top-k feature indices
     scale: float = 1.0
     name = "explanation-topk"
-
-    def __post_init__(self) -> None:
-        if isinstance(self.k, bool) or int(self.k) != self.k or self.k < 1:
-            raise ConfigurationError(f"explanation-topk needs an integer k >= 1, got {self.k!r}")
-        if not 0 < self.min_overlap <= 1:
-            raise ConfigurationError(f"explanation-topk needs 0 < min_overlap <= 1, got {self.min_overlap!r}")
+    tags = frozenset({"explanation"})
+    spec_options = SALIENCY_OPTIONS
 
     @property
     def needed(self) -> int:
@@ -210,6 +211,7 @@ def _ranks(a: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.asarray(ranks)).to(a.device, a.dtype)
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class ExplanationCorrelation(Property):
     """The perturbed map's correlation with the clean map falls below ``min_corr``.
@@ -218,16 +220,13 @@ class ExplanationCorrelation(Property):
     ``"spearman"`` (Pearson of average ranks, piecewise constant). A constant perturbed map has correlation 0.
     """
 
-    min_corr: float = 0.4
-    method: Literal["pearson", "spearman"] = "pearson"
+    min_corr: float = param(0.4, Interval(float, -1, 1, "right"))
+    method: Literal["pearson", "spearman"] = param("pearson", CORRELATIONS)
     reference: tuple[float, ...] | None = None  # the clean map (its ranks for spearman)
     name = "explanation-corr"
-
-    def __post_init__(self) -> None:
-        if not -1 < self.min_corr <= 1:
-            raise ConfigurationError(f"explanation-corr needs -1 < min_corr <= 1, got {self.min_corr!r}")
-        if self.method not in ("pearson", "spearman"):
-            raise ConfigurationError(f"explanation-corr method must be pearson or spearman, got {self.method!r}")
+    tags = frozenset({"explanation"})
+    #: ``corr=`` is the spec's name for ``method`` (``method`` reads as the saliency method there).
+    spec_options = {**SALIENCY_OPTIONS, "corr": CORRELATIONS}
 
     def resolve(self, clean_output: torch.Tensor) -> ExplanationCorrelation:
         _check_maps(clean_output, 2, "explanation-corr")

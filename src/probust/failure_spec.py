@@ -1,82 +1,76 @@
 """Failure properties from spec strings, as the CLI's ``--failure SPEC`` takes them.
 
-``NAME`` or ``NAME:key=value,key=value``:
+``NAME`` or ``NAME:key=value,...`` for every property of the registry that specs can build (``probust list``
+shows them with an example), the keys being its parameters and its ``spec_options``:
 
-==========================  =============================================================================
-``label-change``            the predicted label changes (the default)
-``top-k:k=2``               the reference label leaves the top k
-``regression-tolerance``    ``tolerance=T``: the output moves more than T (max-norm) from the clean output
-``softmax-stability``       PRoA's ``||softmax(x') - softmax(x)||_inf < (p1 - p2)/2`` fails
-``explanation-topk``        ``k=20,min_overlap=0.6[,saliency=gradient-x-input|integrated-gradients,steps=32]``
-``explanation-corr``        ``min_corr=0.4[,corr=pearson|spearman,saliency=...,steps=32]``
-``conformal-cover``         ``alpha=0.05`` (zoo model: calibrated on its test split's second half) or ``qhat=Q``
-``conformal-size``          the same parameters; failure = the prediction set's size changes
-==========================  =============================================================================
-
-Explanation properties replace the model by its :class:`~probust.explanations.Saliency` map.
+* explanation properties replace the model by its :class:`~probust.explanations.Saliency` map, configured by
+  ``saliency=gradient-x-input|integrated-gradients`` and ``steps=32``; ``explanation-corr`` takes its
+  correlation as ``corr=pearson|spearman``;
+* conformal properties take ``qhat=Q``, or ``alpha=A`` to calibrate a zoo model's predictor on its test
+  split's second half.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any
 
 from . import zoo
-from .conformal import ConformalCover, ConformalSize, calibration_indices, zoo_conformal
+from .components import registry
+from .conformal import calibration_indices, zoo_conformal
 from .errors import ConfigurationError
-from .explanations import ExplanationCorrelation, ExplanationTopK, Saliency
-from .properties import LabelChange, Property, RegressionTolerance, SoftmaxStability, TopK
+from .explanations import Saliency
+from .properties import Property
 from .querying import Model
 
-#: name -> (allowed keys with their types, whether the property takes a reference label)
-_KEYS: dict[str, tuple[dict[str, Callable[[str], Any]], bool]] = {
-    "label-change": ({}, True),
-    "top-k": ({"k": int}, True),
-    "regression-tolerance": ({"tolerance": float}, False),
-    "softmax-stability": ({}, False),
-    "explanation-topk": ({"k": int, "min_overlap": float, "saliency": str, "steps": int}, False),
-    "explanation-corr": ({"min_corr": float, "corr": str, "saliency": str, "steps": int}, False),
-    "conformal-cover": ({"alpha": float, "qhat": float}, True),
-    "conformal-size": ({"alpha": float, "qhat": float}, False),
-}
-FAILURES = tuple(_KEYS)
+PROPERTIES = registry("property")
+
+
+def failures() -> list[str]:
+    """The names ``--failure`` accepts: every registered property that a spec can build."""
+    return [name for name in PROPERTIES if "no-spec" not in PROPERTIES[name].tags]
 
 
 @dataclasses.dataclass(frozen=True)
 class FailureSpec:
-    """A parsed ``--failure`` string: the property name and its typed parameters."""
+    """A parsed ``--failure`` string: the property name, its parameters and its spec options."""
 
     name: str
     params: dict[str, Any]
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def cls(self) -> type[Property]:
+        return PROPERTIES[self.name]
 
     @property
     def takes_label(self) -> bool:
-        return _KEYS[self.name][1]
+        """Whether the property has a reference label (``--label dataset`` applies)."""
+        return any(f.name == "label" for f in dataclasses.fields(self.cls))
 
 
 def parse_failure(spec: str) -> FailureSpec:
-    """Parse ``NAME[:key=value,...]``, checking the name, the keys and their types (not yet the ranges)."""
-    name, _, rest = spec.strip().partition(":")
-    if name not in _KEYS:
+    """Parse ``NAME[:key=value,...]``, checking the name, the keys, their types and the options' ranges.
+
+    The parameters' ranges are checked when the property is built (``build_failure``), before any query.
+    """
+    name, colon, rest = spec.strip().partition(":")
+    name = name.strip()
+    if name not in failures():
         raise ConfigurationError(f"unknown failure property {name!r} in --failure {spec!r}; choose one of "
-                                 f"{', '.join(FAILURES)}")
-    keys, _ = _KEYS[name]
-    params: dict[str, Any] = {}
-    for item in filter(None, rest.split(",")):
-        key, eq, value = item.partition("=")
-        if not eq or key not in keys:
-            allowed = ", ".join(keys) or "none"
-            raise ConfigurationError(f"bad parameter {item!r} in --failure {spec!r}; {name} takes: {allowed}")
-        try:
-            params[key] = keys[key](value)
-        except ValueError:
-            raise ConfigurationError(f"{key}={value!r} in --failure {spec!r} is not a {keys[key].__name__}") from None
-    if name.startswith("conformal") and ("alpha" in params) == ("qhat" in params):
+                                 f"{', '.join(failures())}")
+    cls = PROPERTIES[name]
+    values = cls.parse_items(colon + rest, spec, cls.spec_options, complete=False)
+    options = {k: values.pop(k) for k in list(values) if k in cls.spec_options}
+    calibrate = "alpha" in options
+    if "conformal" in cls.tags and calibrate == ("qhat" in values):
         raise ConfigurationError(f"--failure {spec!r}: give exactly one of alpha= (calibrate a zoo model) or qhat=")
-    if name == "regression-tolerance" and "tolerance" not in params:
-        raise ConfigurationError(f"--failure {spec!r} needs tolerance=T, e.g. regression-tolerance:tolerance=5")
-    return FailureSpec(name, params)
+    missing = [f.name for f in dataclasses.fields(cls) if f.init and f.default is dataclasses.MISSING
+               and f.name not in values and not (f.name == "qhat" and calibrate)]
+    if missing:
+        raise ConfigurationError(f"--failure {spec!r} needs {', '.join(f'{m}=...' for m in missing)}, "
+                                 f"e.g. {cls.example or name}")
+    return FailureSpec(name, values, options)
 
 
 def build_failure(spec: FailureSpec, model: Model, model_name: str,
@@ -85,37 +79,29 @@ def build_failure(spec: FailureSpec, model: Model, model_name: str,
 
     Range errors (``k=0``, ``min_overlap=2``...) raise ``ConfigurationError`` here, before any query.
     """
-    p, record = dict(spec.params), {}
-    if spec.name.startswith("explanation"):
-        model = Saliency(model, p.pop("saliency", "gradient-x-input"), p.pop("steps", 32))
+    params, options, record = dict(spec.params), dict(spec.options), {}
+    if "explanation" in spec.cls.tags:
+        model = Saliency(model, options.pop("saliency", "gradient-x-input"), options.pop("steps", 32))
         record["saliency"] = model.method
-        if spec.name == "explanation-topk":
-            return model, ExplanationTopK(**p), record
-        method = p.pop("corr", "pearson")
-        return model, ExplanationCorrelation(method=method, **p), record
-    if spec.name.startswith("conformal"):
-        qhat = p.get("qhat")
-        if qhat is None:
-            if model_name not in zoo.list_models():
-                raise ConfigurationError(f"conformal alpha= calibrates a zoo model; {model_name!r} is not one: "
-                                         "calibrate it yourself (probust.conformal.SplitConformal) and pass qhat=")
-            predictor, (coverage, size) = zoo_conformal(model_name, p["alpha"])
-            qhat = predictor.qhat
-            record.update(qhat=qhat, alpha=predictor.alpha, n_calibration=predictor.n_calibration,
-                          coverage=coverage, mean_set_size=size)
-        prop: Property = ConformalCover(qhat, label) if spec.name == "conformal-cover" else ConformalSize(qhat)
-        return model, prop, record
-    simple: dict[str, Callable[..., Property]] = {
-        "label-change": lambda: LabelChange(label), "top-k": lambda k=1: TopK(k, label),
-        "regression-tolerance": RegressionTolerance, "softmax-stability": SoftmaxStability,
-    }
-    return model, simple[spec.name](**p), record
+        if "corr" in options:
+            params["method"] = options.pop("corr")
+    if "alpha" in options:
+        if model_name not in zoo.list_models():
+            raise ConfigurationError(f"conformal alpha= calibrates a zoo model; {model_name!r} is not one: "
+                                     "calibrate it yourself (probust.conformal.SplitConformal) and pass qhat=")
+        predictor, (coverage, size) = zoo_conformal(model_name, options["alpha"])
+        params["qhat"] = predictor.qhat
+        record.update(qhat=predictor.qhat, alpha=predictor.alpha, n_calibration=predictor.n_calibration,
+                      coverage=coverage, mean_set_size=size)
+    if spec.takes_label:
+        params["label"] = label
+    return model, spec.cls(**params), record
 
 
 def check_calibration_leak(spec: FailureSpec, model_name: str, dataset: str | None, split: str,
                            indices: list[int]) -> None:
     """Refuse to evaluate a conformal property on the inputs its predictor was calibrated on."""
-    if not spec.name.startswith("conformal") or "alpha" not in spec.params or dataset is None:
+    if "alpha" not in spec.options or dataset is None:
         return
     info = zoo.model_info(model_name)
     if dataset != info["dataset"] or split != info["test_split"]:

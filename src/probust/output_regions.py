@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import torch
 
+from .components import register
 from .errors import ConfigurationError, ModelError
 from .properties import LabelChange, Property, RegressionTolerance, TopK, _strict
 
@@ -34,6 +35,7 @@ def _halfspace(coefficients: Sequence[float], offset: float) -> Halfspace:
     return a, float(offset)
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class OutputRegion(Property):
     """Failure <=> the flattened outputs y lie in ``OR_i AND_j (a_ij . y + b_ij >= 0)``.
@@ -53,8 +55,14 @@ class OutputRegion(Property):
 
     polytopes: tuple[Polytope, ...]
     name = "output-region"
+    tags = frozenset({"no-spec"})
+    example = "built in Python (OutputRegion.halfspace, .polytope, | and &) or read with --vnnlib"
 
-    def __post_init__(self) -> None:
+    @classmethod
+    def demo(cls) -> OutputRegion:
+        return cls.halfspace([-1.0, 1.0, 0.0, 0.0, 0.0]) | cls.halfspace([1.0, -1.0, 0.0, 0.0, 0.0], -1.0)
+
+    def validate(self) -> None:
         polytopes = tuple(tuple(_halfspace(a, b) for a, b in poly) for poly in self.polytopes)
         if not polytopes or not all(polytopes):
             raise ConfigurationError("an output region needs at least one polyhedron of at least one half-space")
@@ -125,6 +133,7 @@ class OutputRegion(Property):
         return f"{self.name}:" + " | ".join(" & ".join(half(a, b) for a, b in poly) for poly in self.polytopes)
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class FirstRegion(Property):
     """The outputs lie in polyhedron ``index`` of ``region`` and in none before it: the disjoint parts of a union.
@@ -136,6 +145,12 @@ class FirstRegion(Property):
     region: OutputRegion
     index: int
     name = "first-region"
+    tags = frozenset({"no-spec"})
+    example = "a part of an OutputRegion (its parts())"
+
+    @classmethod
+    def demo(cls) -> FirstRegion:
+        return cls(OutputRegion.demo(), 1)
 
     def score(self, outputs: torch.Tensor) -> torch.Tensor:
         scores = self.region.polytope_scores(outputs)

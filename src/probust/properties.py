@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from typing import ClassVar
 
 import torch
 
+from .components import Component, Constraint, Interval, param, register
 from .errors import ConfigurationError, ModelError
 
 
@@ -24,8 +26,23 @@ def _strict(score: torch.Tensor) -> torch.Tensor:
     return torch.where(score == 0, torch.finfo(score.dtype).tiny, score)
 
 
-class Property(ABC):
-    """A failure criterion on model outputs: ``score(outputs) > 0`` marks a failure."""
+#: A class index.
+CLASS = Interval(int, 0)
+
+
+class Property(Component, ABC):
+    """A failure criterion on model outputs: ``score(outputs) > 0`` marks a failure.
+
+    A component (:mod:`probust.components`): subclasses are frozen dataclasses with ``param`` fields. Fields
+    without a constraint (a reference filled by ``resolve``, a region's polyhedra) are not set from specs.
+    ``spec_options`` names spec keys that are not fields but configure the setting (e.g. the saliency method
+    of an explanation property; the CLI applies them). Tags in use: ``classification`` (reads logits),
+    ``explanation`` (reads saliency maps), ``conformal`` (a prediction-set property), ``no-spec`` (built in
+    Python or from VNNLIB only).
+    """
+
+    kind = "property"
+    spec_options: ClassVar[dict[str, Constraint]] = {}
 
     def resolve(self, clean_output: torch.Tensor) -> Property:
         """Return a copy with its reference filled from the clean output ``(1, ...)``; default: itself."""
@@ -44,6 +61,9 @@ class Property(ABC):
         """
         return None
 
+    def to_spec(self) -> str:
+        return self.describe() if "no-spec" in self.tags else super().to_spec()
+
     def describe(self) -> str:
         """Compact description recorded in results, e.g. ``label-change:label=7``."""
         fields = ",".join(f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self))  # type: ignore[arg-type]
@@ -59,6 +79,7 @@ def _check_logits(outputs: torch.Tensor, label: int | None) -> None:
         raise ConfigurationError(f"label {label} is out of range for a model with {outputs.shape[1]} classes")
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class LabelChange(Property):
     """The predicted label differs from ``label`` (Definition 1).
@@ -67,8 +88,9 @@ class LabelChange(Property):
     class y (Webb et al. ICLR'19). ``label=None`` takes the model's own prediction at the clean input.
     """
 
-    label: int | None = None
+    label: int | None = param(None, CLASS)
     name = "label-change"
+    tags = frozenset({"classification"})
 
     def resolve(self, clean_output: torch.Tensor) -> LabelChange:
         _check_logits(clean_output, self.label)
@@ -87,6 +109,7 @@ class LabelChange(Property):
         return tuple(WinningClass(self.label, j) for j in range(n) if j != self.label) if n > 2 else None
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class WinningClass(Property):
     """The label changes from ``label`` to ``target``: ``target`` is the winning class among the others.
@@ -97,11 +120,13 @@ class WinningClass(Property):
     z_j - max_{k>j, k!=y} z_k), each term > 0 (>= 0 for the first and the last) exactly when it holds.
     """
 
-    label: int
-    target: int
+    label: int = param(check=CLASS)
+    target: int = param(check=CLASS)
     name = "winning-class"
+    tags = frozenset({"classification"})
+    example = "winning-class:label=0,target=1"
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if self.target == self.label:
             raise ConfigurationError(f"the target class must differ from the label, got {self.target} for both")
 
@@ -119,6 +144,7 @@ class WinningClass(Property):
         return score
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class TopK(Property):
     """The reference label drops out of the top ``k`` classes.
@@ -127,13 +153,11 @@ class TopK(Property):
     classes beat the reference.
     """
 
-    k: int = 1
-    label: int | None = None
+    k: int = param(1, Interval(int, 1))
+    label: int | None = param(None, CLASS)
     name = "top-k"
-
-    def __post_init__(self) -> None:
-        if self.k < 1:
-            raise ConfigurationError(f"top-k needs k >= 1, got {self.k}")
+    tags = frozenset({"classification"})
+    example = "top-k:k=2"
 
     def resolve(self, clean_output: torch.Tensor) -> TopK:
         _check_logits(clean_output, self.label)
@@ -152,6 +176,7 @@ class TopK(Property):
         return LabelChange(self.label).parts(clean_output) if self.k == 1 else None
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class RegressionTolerance(Property):
     """The output moves more than ``tolerance`` (max-norm) from the reference output.
@@ -160,13 +185,10 @@ class RegressionTolerance(Property):
     A change of exactly ``tolerance`` is within tolerance (not a failure).
     """
 
-    tolerance: float
+    tolerance: float = param(check=Interval(float, 0, None, "neither"))
     reference: tuple[float, ...] | None = None
     name = "regression-tolerance"
-
-    def __post_init__(self) -> None:
-        if not self.tolerance > 0:
-            raise ConfigurationError(f"tolerance must be > 0, got {self.tolerance!r}")
+    example = "regression-tolerance:tolerance=5"
 
     def resolve(self, clean_output: torch.Tensor) -> RegressionTolerance:
         if self.reference is not None:
@@ -190,6 +212,7 @@ class RegressionTolerance(Property):
         return tuple(ToleranceSide(self.tolerance, self.reference, i) for i in range(2 * len(self.reference)))
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class ToleranceSide(RegressionTolerance):
     """Part ``side`` of a :class:`RegressionTolerance`: sides run (output 0 up, output 0 down, output 1 up, ...);
@@ -197,8 +220,9 @@ class ToleranceSide(RegressionTolerance):
     (failure of side i <=> t_i > 0), score = min(t_side, min_{i < side} -t_i), the earlier terms counted > 0 at
     t_i = 0 (a change of exactly tol is within tolerance); the parts add up to the whole exactly."""
 
-    side: int = 0
+    side: int = param(0, Interval(int, 0))
     name = "tolerance-side"
+    example = "tolerance-side:tolerance=5,side=1"
 
     def parts(self, clean_output: torch.Tensor) -> tuple[Property, ...] | None:
         return None
@@ -210,6 +234,7 @@ class ToleranceSide(RegressionTolerance):
         return own if self.side == 0 else torch.minimum(own, _strict(-sides[:, : self.side].amax(1)))
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class SoftmaxStability(Property):
     """PRoA's robustness statistic (Zhang, Ruan & Fieldsend, ECML'23; also CC-Cert, Pautov et al. AAAI'22).
@@ -222,6 +247,7 @@ class SoftmaxStability(Property):
 
     reference: tuple[float, ...] | None = None
     name = "softmax-stability"
+    tags = frozenset({"classification"})
 
     def resolve(self, clean_output: torch.Tensor) -> SoftmaxStability:
         _check_logits(clean_output, None)

@@ -38,7 +38,11 @@ def test_case_selection_by_id_suite_and_wildcard():
 def test_every_registered_estimator_is_run_by_default():
     from probust.estimators import ESTIMATORS as registry
 
-    assert pr.resolve_estimators(None) == list(registry)
+    assert pr.resolve_estimators(None) == registry.ready() == [n for n in registry if n != "sequential"]
+
+
+def test_estimator_specs_are_cells_of_their_own():
+    assert pr.resolve_estimators(["amls:rho=0.1", "amls", "amls:n_steps=5"]) == ["amls", "amls:n_steps=5"]
 
 
 class _Stop(Exception):
@@ -208,4 +212,4 @@ def test_model_based_cells_are_keyed_by_the_version_of_the_parts_and_replicas_de
     from probust.estimators import PLAN_DEFAULTS, get_estimator
 
     assert cell_params(get_estimator("amls"))["plan_defaults"] == PLAN_DEFAULTS
-    assert cell_params(get_estimator("mc")) == get_estimator("mc").get_params()
+    assert cell_params(get_estimator("mc")) == get_estimator("mc").params()

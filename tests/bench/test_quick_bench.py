@@ -32,10 +32,10 @@ def test_quick_bench_runs_every_estimator_and_no_bound_is_violated(tmp_path, cap
     assert "PR-Bench leaderboard" in capsys.readouterr().out
     with BenchStore(db) as store:
         _, config, cells = load(store)
-        expected = len(select_cases(quick=True)) * len(ESTIMATORS) * QUICK.repeats
+        expected = len(select_cases(quick=True)) * len(ESTIMATORS.ready()) * QUICK.repeats
         assert len(store.cells()) == len(cells) == expected
     rows = {r.estimator: r for r in summarize(cells)}
-    assert set(rows) == set(ESTIMATORS)
+    assert set(rows) == set(ESTIMATORS.ready())
     errors = [(c.case_id, c.estimator, c.message) for c in cells if c.status == "error"]
     assert not errors
     for r in rows.values():

@@ -13,11 +13,10 @@ import pytest
 
 import probust as pb
 from probust.bench.cases import CASES
-from probust.estimators import ESTIMATORS, SequentialCertifier
+from probust.estimators import ESTIMATORS
 
-WHITE_BOX = {"proven", "cramer-chernoff"}
-INSTANCES = [cls() for name, cls in ESTIMATORS.items() if name not in WHITE_BOX]
-INSTANCES.append(SequentialCertifier(max_failure=0.05))
+WHITE_BOX = ESTIMATORS.tagged("white-box")
+INSTANCES = [cls.demo() for name, cls in ESTIMATORS.items() if name not in WHITE_BOX]
 CONTRACT = ["semantic/rotation/uniform/p1e-01", "semantic/compose/rotation-brightness/p1e-02"]
 GOLD = [*CONTRACT, "semantic/translation/uniform/p1e-02", "semantic/gaussian-blur/uniform/p1e-01",
         "semantic/brightness/normal/p1e-04"]
@@ -47,7 +46,7 @@ def test_the_exact_failure_probability_is_inside_the_interval(est, case_id):
     assert res.ci.low <= CASES[case_id].gold.value <= res.ci.high, (res.failure_probability, res.ci)
 
 
-@pytest.mark.parametrize("name", sorted(WHITE_BOX))
+@pytest.mark.parametrize("name", WHITE_BOX)
 def test_white_box_bounds_refuse_semantic_families(name):
     with pytest.raises(pb.ConfigurationError, match="rotation:deg=30"):
         run(ESTIMATORS[name](), "semantic/rotation/uniform/p1e-01")

@@ -139,7 +139,7 @@ def test_clip_is_applied_and_inputs_outside_clip_are_rejected():
         ("uniform-linf:eps=abc", "not a number"),
         ("uniform-linf:sigma=0.1", "bad parameter"),
         ("uniform-linf:eps=0.1,clip=1:0", "clip"),
-        ("truncated-gaussian:sigma=1,eps=1,p=1", "p=2 or p=inf"),
+        ("truncated-gaussian:sigma=1,eps=1,p=1", "p must be one of 2, inf"),
         ("uniform-linf:eps=0.1,clip=0", "pair"),
         ("uniform-linf:eps=0.1,clip=0:1:2", "pair"),
         ("gaussian:sigma=0.1,sigma=0.2", "given twice"),

@@ -30,9 +30,9 @@ def _step(eps=0.1, seed=0, progress=0.5):
                 progress)
 
 
-def test_registry_lists_every_method():
-    assert list(METHODS) == ["erm", "noise-aug", "pgd-at", "trades", "prl-cvar", "evar", "at-pr", "mix-at"]
-    assert pb.training.METHODS is METHODS
+def test_the_method_registry_is_the_component_registry_with_the_baseline_first():
+    assert pb.training.METHODS is METHODS is pb.components.registry("method")
+    assert list(METHODS)[0] == "erm" and all(issubclass(cls, Method) for cls in METHODS.values())
 
 
 @pytest.mark.parametrize("name", list(METHODS))

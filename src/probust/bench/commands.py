@@ -11,7 +11,6 @@ from rich.text import Text
 
 from .. import _commands
 from ..estimators import ESTIMATORS
-from ..training import commands as training_commands
 from . import leaderboard as lb
 from .cases import BENCH_VERSION, SUITES, select_cases
 from .protocol import FULL, QUICK, Protocol, plan, resolve_estimators, run_bench
@@ -21,14 +20,16 @@ from .store import BenchStore
 DEFAULT_DB = "pr-bench.db"
 
 
-def register(commands: Any) -> None:
-    """Add ``probust bench run | leaderboard | list`` to the ``probust`` sub-commands."""
+def register(commands: Any) -> Any:
+    """Add ``probust bench run | leaderboard | list`` to the ``probust`` sub-commands; return the ``bench``
+    actions, where the CLI lets other packages add theirs (``bench training``) without bench importing them."""
     bench = commands.add_parser("bench", help="PR-Bench: score every estimator on gold-standard cases")
     actions = bench.add_subparsers(dest="action", required=True, metavar="ACTION")
     run = actions.add_parser("run", help="run (or resume) the benchmark, storing each cell as it finishes")
     run.add_argument("--quick", action="store_true", help="the quick subset (CI): fewer cases, R=2, budget 20000")
     run.add_argument("--estimators", nargs="+", metavar="NAME",
-                     help=f"estimators to score (default: every registered one: {', '.join(ESTIMATORS)})")
+                     help="estimators to score, by name or spec such as amls:n_particles=2000 (default: every "
+                          f"registered one that needs no parameter: {', '.join(ESTIMATORS.ready())})")
     run.add_argument("--cases", nargs="+", metavar="PATTERN",
                      help=f"case ids, suites ({', '.join(SUITES)}) or wildcards like 'linear/gaussian/*'")
     run.add_argument("--repeats", type=int, metavar="R", help="repetitions per case (default: 4; quick 2)")
@@ -46,13 +47,21 @@ def register(commands: Any) -> None:
     listing.add_argument("--quick", action="store_true", help="only the quick subset")
     listing.add_argument("--cases", nargs="+", metavar="PATTERN")
     listing.set_defaults(handler=list_command)
-    training_commands.register_bench(actions)
+    return actions
+
 
 def _names(values: list[str] | None) -> list[str] | None:
-    """``--estimators a b`` and ``--estimators a,b`` both work."""
+    """``--estimators a b`` and ``--estimators a,b`` both work, with specs too (``amls:rho=0.2,n_steps=5 mc``:
+    an item ``key=value`` without a name continues the spec before it)."""
     if not values:
         return None
-    return [n for v in values for n in v.split(",") if n]
+    specs: list[str] = []
+    for item in (n for v in values for n in v.split(",") if n):
+        if specs and "=" in item and ":" not in item:
+            specs[-1] += f",{item}"
+        else:
+            specs.append(item)
+    return specs
 
 
 def run_command(args: argparse.Namespace, argv: list[str]) -> int:

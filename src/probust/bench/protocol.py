@@ -20,14 +20,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import _rng
+from .._sqlite import config_id
 from ..bounds.crown import UnsupportedLayerError
-from ..campaign.store import config_id
 from ..errors import ConfigurationError
 from ..estimators import ESTIMATORS, PLAN_DEFAULTS, Estimator, get_estimator
+from ..hardware import hardware, hardware_id
 from ..intervals import check_confidence
 from ..querying import check_budget
 from .cases import BENCH_VERSION, Case
-from .hardware import hardware, hardware_id
 from .store import BenchStore
 
 
@@ -75,7 +75,7 @@ def cell_params(estimator: Estimator) -> dict[str, Any]:
     """What keys an estimator's cells: its hyper-parameters and, for a model-based estimator, the version of the
     parts / replicas defaults (``estimators._decompose.PLAN_DEFAULTS``), which change what a default run computes
     without being hyper-parameters: cells stored under older defaults are not reused."""
-    params = estimator.get_params()
+    params = estimator.params()
     return {**params, "plan_defaults": PLAN_DEFAULTS} if estimator.guarantee == "model-based" else params
 
 
@@ -84,14 +84,14 @@ def case_seed(case_id: str, repetition: int) -> int:
     return _rng.derive_seed(int.from_bytes(hashlib.sha256(case_id.encode()).digest()[:7], "big"), repetition)
 
 
-def resolve_estimators(names: Sequence[str] | None) -> list[str]:
-    """The named estimators, or every registered one (whatever the registry holds at run time)."""
-    if not names:
-        return list(ESTIMATORS)
-    unknown = [n for n in names if n not in ESTIMATORS]
-    if unknown:
-        raise ConfigurationError(f"unknown estimator(s) {', '.join(unknown)}; choose from {', '.join(ESTIMATORS)}")
-    return list(dict.fromkeys(names))
+def resolve_estimators(specs: Sequence[str] | None) -> list[str]:
+    """The estimators of ``specs`` (names, or ``name:key=value,...``) as canonical specs, or the defaults.
+
+    A spec's canonical form is its estimator's ``to_spec()``: ``amls:rho=0.1`` is ``amls``, the same cells.
+    """
+    if not specs:  # every registered one that runs with its default parameters (whatever the registry holds now)
+        return ESTIMATORS.ready()
+    return list(dict.fromkeys(get_estimator(spec).to_spec() for spec in specs))
 
 
 def plan(cases: Sequence[Case], estimators: Sequence[str], protocol: Protocol) -> list[Cell]:

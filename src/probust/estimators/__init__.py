@@ -2,37 +2,31 @@
 
 from __future__ import annotations
 
-from ..errors import ConfigurationError
+# The order they register in (and ``probust list`` shows): plain sampling, bounds, rare-event estimators, decisions.
+# isort: off
+from ..components import registry
 from ._base import Estimator, Outcome
 from ._decompose import PLAN_DEFAULTS, check_replicas
-from .amls import AdaptiveMultilevelSplitting
-from .cc_cert import CCCert
-from .cramer_chernoff import CramerChernoff
-from .gradient_smc import GradientSMC
-from .importance import ImportanceSampling
-from .last_particle import LastParticle
 from .monte_carlo import MonteCarlo
 from .proven import Proven
+from .amls import AdaptiveMultilevelSplitting
+from .last_particle import LastParticle
+from .importance import ImportanceSampling
+from .gradient_smc import GradientSMC
+from .cramer_chernoff import CramerChernoff
 from .provero import Provero
+from .cc_cert import CCCert
 from .sequential import SequentialCertifier
+# isort: on
 
-#: Registry: name -> estimator class (constructed with default hyper-parameters when named by string).
-ESTIMATORS: dict[str, type[Estimator]] = {
-    cls.name: cls
-    for cls in (MonteCarlo, Proven, AdaptiveMultilevelSplitting, LastParticle, ImportanceSampling, GradientSMC,
-                CramerChernoff, Provero, CCCert)
-}
+#: Registry: name -> estimator class (``registry("estimator")``; every module above registers its class).
+ESTIMATORS = registry("estimator")
 
 
 def get_estimator(estimator: str | Estimator) -> Estimator:
-    """An estimator instance from a registry name (default hyper-parameters) or an instance."""
-    if isinstance(estimator, Estimator):
-        return estimator
-    if estimator not in ESTIMATORS:
-        raise ConfigurationError(
-            f"unknown estimator {estimator!r}; choose one of {sorted(ESTIMATORS)} or pass an Estimator instance"
-        )
-    return ESTIMATORS[estimator]()
+    """An estimator from a spec (``"amls"``, ``"amls:n_particles=2000"``: default hyper-parameters but those
+    named) or an instance."""
+    return ESTIMATORS.get(estimator)
 
 
 __all__ = [

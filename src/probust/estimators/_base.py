@@ -13,10 +13,12 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
+from warnings import warn
 
 import torch
 
 from .. import _rng
+from ..components import Component
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval, binomial_ci, check_confidence
 from ..perturbations import Perturbation, parse_perturbation
@@ -75,10 +77,16 @@ def guarded(outcome: Outcome, guarantee: Guarantee, confidence: float, has_count
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Estimator(ABC):
-    """Base class of all estimators: hyper-parameters are the dataclass fields, data goes to ``estimate``."""
+class Estimator(Component, ABC):
+    """Base class of all estimators: hyper-parameters are the dataclass fields, data goes to ``estimate``.
 
-    name: ClassVar[str]
+    A component (:mod:`probust.components`): parameters declared with ``param``, registered with ``register``.
+    Tags in use: ``needs-gradients`` (differentiates the model), ``white-box`` (reads its layers), ``decision``
+    (returns a yes/no :class:`~probust.result.CertifyResult`), and ``model-based``, which every estimator with
+    that ``guarantee`` carries.
+    """
+
+    kind = "estimator"
     result_type: ClassVar[type[Result]] = Result
     #: What the interval rests on (``probust.result.Guarantee``).
     guarantee: ClassVar[Guarantee] = "exact"
@@ -87,8 +95,15 @@ class Estimator(ABC):
     #: Whether the algorithm runs independent replicas itself (then the template's default is one replica).
     own_replicas: ClassVar[bool] = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("guarantee") == "model-based":
+            cls.tags = cls.tags | {"model-based"}
+
     def get_params(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """Deprecated spelling of :meth:`params`."""
+        warn("Estimator.get_params() is deprecated; use params()", DeprecationWarning, stacklevel=2)
+        return self.params()
 
     def estimate(
         self,
@@ -145,7 +160,7 @@ class Estimator(ABC):
             label=getattr(whole.failure, "label", None), warnings=warnings,
             diagnostics={**result.diagnostics, "clean_score": whole.clean_score,
                          "plan": {"parts": len(plan.parts) if plan.parts else 1, "replicas": plan.replicas}},
-            params=self.get_params(),
+            params=self.params(),
         )
 
     def _result(self, oracle: Oracle, confidence: float, entropy: int) -> Result:
@@ -161,7 +176,7 @@ class Estimator(ABC):
             n_queries=oracle.n_queries,
             seconds=time.perf_counter() - start,
             estimator=self.name,
-            params=self.get_params(),
+            params=self.params(),
             seed=entropy,
             perturbation=oracle.perturbation.to_spec(),
             failure=oracle.failure.describe(),

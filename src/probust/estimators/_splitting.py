@@ -38,7 +38,7 @@ import torch
 from scipy import stats
 
 from .. import _rng
-from ..errors import ConfigurationError
+from ..components import Interval
 from ..querying import Oracle
 
 STREAM_INIT, STREAM_KERNEL, STREAM_RESAMPLE, STREAM_THIN, STREAM_TAG = 0, 1, 2, 3, 4
@@ -149,13 +149,11 @@ def thin_particles(entropy: int, block: int, n: int, size: int) -> torch.Tensor:
     return torch.from_numpy(_rng.block_generator(entropy, STREAM_THIN, block).permutation(n)[:size])
 
 
-def check_kernel_params(n_steps: int, target_acceptance: float, initial_step: float) -> None:
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ConfigurationError(f"n_steps must be an integer >= 1, got {n_steps!r}")
-    if not 0 < target_acceptance < 1:
-        raise ConfigurationError(f"target_acceptance must be in (0, 1), got {target_acceptance!r}")
-    if not 0 < initial_step <= 1:
-        raise ConfigurationError(f"initial_step must be in (0, 1], got {initial_step!r}")
+#: The constraints of the parameters the splitting estimators share (``probust.components``).
+PARTICLES = Interval(int, 2)
+STEPS = Interval(int, 1)
+ACCEPTANCE = Interval(float, 0, 1, "neither")
+STEP_SIZE = Interval(float, 0, 1, "right")
 
 
 class PCNKernel:

@@ -50,7 +50,7 @@ import math
 
 import torch
 
-from ..errors import ConfigurationError
+from ..components import Interval, param, register
 from ..intervals import ConfidenceInterval
 from ..querying import Oracle
 from . import _splitting as sp
@@ -64,6 +64,7 @@ DEPTH_FLOOR = 100
 TREND_WINDOW = 5
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class AdaptiveMultilevelSplitting(Estimator):
     """Adaptive multilevel splitting with pCN moves (Webb et al., ICLR 2019).
@@ -81,21 +82,14 @@ class AdaptiveMultilevelSplitting(Estimator):
         The pCN step adapts towards this acceptance rate, starting from ``initial_step``.
     """
 
-    rho: float = 0.1
-    n_particles: int | None = None
-    n_steps: int = 7
-    target_acceptance: float = 0.3
-    initial_step: float = 0.5
+    rho: float = param(0.1, Interval(float, 0, 1, "neither"))
+    n_particles: int | None = param(None, sp.PARTICLES)
+    n_steps: int = param(7, sp.STEPS)
+    target_acceptance: float = param(0.3, sp.ACCEPTANCE)
+    initial_step: float = param(0.5, sp.STEP_SIZE)
     name = "amls"
     guarantee = "model-based"
     min_budget = 2
-
-    def __post_init__(self) -> None:
-        if not 0 < self.rho < 1:
-            raise ConfigurationError(f"rho must be in (0, 1), got {self.rho!r}")
-        if self.n_particles is not None and (isinstance(self.n_particles, bool) or self.n_particles < 2):
-            raise ConfigurationError(f"n_particles must be an integer >= 2 or None, got {self.n_particles!r}")
-        sp.check_kernel_params(self.n_steps, self.target_acceptance, self.initial_step)
 
     def planned_levels(self) -> int:
         """Levels of the plan: to PLAN_PROBABILITY, and one spare (the last kept fraction may fall below rho)."""

@@ -35,6 +35,7 @@ import math
 import numpy as np
 from scipy import special
 
+from ..components import Interval, param, register
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval
 from ..properties import SoftmaxStability
@@ -60,6 +61,7 @@ def kl_upper_bound(mean: np.ndarray, n: int, log_term: float) -> np.ndarray:
     return hi
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CCCert(Estimator):
     """Sound Chernoff–Cramér upper bound on the failure probability from ``budget`` i.i.d. samples.
@@ -72,19 +74,15 @@ class CCCert(Estimator):
         Y = sigmoid(score / scale) for properties other than ``SoftmaxStability``.
     """
 
-    t_min: float = 1e-4
-    t_max: float = 50.0
-    t_steps: int = 50
-    scale: float = 1.0
+    t_min: float = param(1e-4, Interval(float, 0, 700, "right"))
+    t_max: float = param(50.0, Interval(float, 0, 700, "right"))  # exp(t) overflows float64 beyond ~709
+    t_steps: int = param(50, Interval(int, 1))
+    scale: float = param(1.0, Interval(float, 0, None, "neither"))
     name = "cc-cert"
 
-    def __post_init__(self) -> None:
-        if not (0 < self.t_min <= self.t_max and math.isfinite(self.t_max) and self.t_max <= 700):
-            raise ConfigurationError(f"need 0 < t_min <= t_max <= 700, got t_min={self.t_min}, t_max={self.t_max}")
-        if isinstance(self.t_steps, bool) or not isinstance(self.t_steps, int) or self.t_steps < 1:
-            raise ConfigurationError(f"t_steps must be a positive integer, got {self.t_steps!r}")
-        if not (math.isfinite(self.scale) and self.scale > 0):
-            raise ConfigurationError(f"scale must be a finite number > 0, got {self.scale!r}")
+    def validate(self) -> None:
+        if self.t_min > self.t_max:
+            raise ConfigurationError(f"cc-cert needs t_min <= t_max, got t_min={self.t_min}, t_max={self.t_max}")
 
     def _statistic(self, failure, scores: np.ndarray) -> tuple[np.ndarray, float]:
         if isinstance(failure, SoftmaxStability):

@@ -49,6 +49,7 @@ from scipy import optimize, special, stats
 from ..bounds import NetworkBounds
 from ..bounds.linear_form import clipped_cdf, convolution_tail
 from ..bounds.lipschitz import lipschitz_of_rows
+from ..components import Flag, Options, param, register
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval
 from ..perturbations import Gaussian, TruncatedGaussian, UniformL2, UniformLinf
@@ -172,6 +173,7 @@ def safe_margins(failure, clean: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     )
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CramerChernoff(Estimator):
     """Deterministic upper bound on the failure probability from Lipschitz propagation of the noise.
@@ -185,16 +187,11 @@ class CramerChernoff(Estimator):
         Drop neurons that CROWN proves dead on the noise support (bounded noise or clip); default True.
     """
 
-    law: Literal["exact", "chernoff"] = "exact"
-    local: bool = True
+    law: Literal["exact", "chernoff"] = param("exact", Options("exact", "chernoff"))
+    local: bool = param(True, Flag())
     name = "cramer-chernoff"
     guarantee = "sound"
-
-    def __post_init__(self) -> None:
-        if self.law not in ("exact", "chernoff"):
-            raise ConfigurationError(f"law must be 'exact' or 'chernoff', got {self.law!r}")
-        if not isinstance(self.local, bool):
-            raise ConfigurationError(f"local must be True or False, got {self.local!r}")
+    tags = frozenset({"white-box"})
 
     def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
         pert = oracle.perturbation

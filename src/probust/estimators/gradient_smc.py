@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from scipy import optimize, stats
 
-from ..errors import ConfigurationError
+from ..components import PROBABILITY, Interval, Options, param, register
 from ..intervals import ConfidenceInterval, binomial_ci
 from ..querying import Oracle
 from . import _gradient_kernels as gk
@@ -83,6 +83,7 @@ def next_beta(beta: float, v: np.ndarray, target_ess: float) -> float:
     return beta + optimize.brentq(lambda d: _ess(-d * v) - target_ess, lo, hi, rtol=1e-12)
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class GradientSMC(Estimator):
     """Adaptive-tempering SMC with Langevin moves (Tit, Furon & Rousset, AISTATS 2023).
@@ -106,27 +107,18 @@ class GradientSMC(Estimator):
         Independent SMC samplers the particles are split into (at least 50 particles each), for the interval.
     """
 
-    n_particles: int | None = None
-    n_moves: int = 4
-    ess_fraction: float = 0.875
-    kernel: gk.Kernel = "pcnl"
-    target_acceptance: float = 0.574
-    max_iterations: int = 500
-    n_replicas: int = 8
+    n_particles: int | None = param(None, Interval(int, 2))
+    n_moves: int = param(4, Interval(int, 1))
+    ess_fraction: float = param(0.875, PROBABILITY)
+    kernel: gk.Kernel = param("pcnl", Options(*gk.KERNELS))
+    target_acceptance: float = param(0.574, PROBABILITY)
+    max_iterations: int = param(500, Interval(int, 1))
+    n_replicas: int = param(8, Interval(int, 1))
     name = "gradient-smc"
     own_replicas = True
     guarantee = "model-based"
     min_budget = 10
-
-    def __post_init__(self) -> None:
-        if self.kernel not in gk.KERNELS:
-            raise ConfigurationError(f"unknown kernel {self.kernel!r}; choose one of {gk.KERNELS}")
-        if self.n_particles is not None and self.n_particles < 2:
-            raise ConfigurationError(f"n_particles must be >= 2, got {self.n_particles!r}")
-        if self.n_moves < 1 or self.max_iterations < 1:
-            raise ConfigurationError("n_moves and max_iterations must be >= 1")
-        if not 0 < self.ess_fraction < 1 or not 0 < self.target_acceptance < 1:
-            raise ConfigurationError("ess_fraction and target_acceptance must be in (0, 1)")
+    tags = frozenset({"needs-gradients"})
 
     def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
         n_total = min(oracle.budget, self.n_particles or min(2000, max(100, oracle.budget // 200)))

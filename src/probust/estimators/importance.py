@@ -34,7 +34,7 @@ import math
 import torch
 from scipy import stats
 
-from ..errors import ConfigurationError
+from ..components import PROBABILITY, Interval, param, register
 from ..intervals import ConfidenceInterval
 from ..querying import Oracle
 from . import _gradient_kernels as gk
@@ -51,6 +51,7 @@ def _clip_norm(m: torch.Tensor) -> torch.Tensor:
     return m * (_MAX_SHIFT / norm) if norm > _MAX_SHIFT else m
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ImportanceSampling(Estimator):
     """Mean-shift importance sampling around the FORM design point, refined by cross-entropy steps.
@@ -70,22 +71,15 @@ class ImportanceSampling(Estimator):
         e.g. to check unbiasedness; 0: plain Monte Carlo).
     """
 
-    form_steps: int = 50
-    ce_rounds: int = 8
-    elite_fraction: float = 0.1
-    design_fraction: float = 0.3
-    shift_scale: float = 1.0
+    form_steps: int = param(50, Interval(int, 0))
+    ce_rounds: int = param(8, Interval(int, 0))
+    elite_fraction: float = param(0.1, PROBABILITY)
+    design_fraction: float = param(0.3, Interval(float, 0, 1, "left"))
+    shift_scale: float = param(1.0, Interval(float, 0))
     name = "is"
     guarantee = "model-based"
     min_budget = 10
-
-    def __post_init__(self) -> None:
-        if self.form_steps < 0 or self.ce_rounds < 0:
-            raise ConfigurationError("form_steps and ce_rounds must be >= 0")
-        if not 0 < self.elite_fraction < 1 or not 0 <= self.design_fraction < 1:
-            raise ConfigurationError("need 0 < elite_fraction < 1 and 0 <= design_fraction < 1")
-        if not (math.isfinite(self.shift_scale) and self.shift_scale >= 0):
-            raise ConfigurationError(f"shift_scale must be finite and >= 0, got {self.shift_scale!r}")
+    tags = frozenset({"needs-gradients"})
 
     def _design_point(self, oracle: Oracle, entropy: int, allowance: int) -> tuple[torch.Tensor, dict]:
         """FORM by the improved HL-RF iteration (Zhang & Der Kiureghian 1995): the HL-RF step

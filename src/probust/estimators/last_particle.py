@@ -49,7 +49,7 @@ import math
 
 import torch
 
-from ..errors import ConfigurationError
+from ..components import Interval, param, register
 from ..intervals import ConfidenceInterval
 from ..querying import Oracle
 from . import _splitting as sp
@@ -68,6 +68,7 @@ DEPTH_FLOOR = 50
 TREND_WINDOW = 24
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LastParticle(Estimator):
     """Last-particle (k = 1) or batched (k > 1) adaptive splitting with a Poisson-type interval.
@@ -84,21 +85,14 @@ class LastParticle(Estimator):
         The pCN step adapts towards this acceptance rate, starting from ``initial_step``.
     """
 
-    n_particles: int | None = None
-    kill: int | None = None
-    n_steps: int = 10
-    target_acceptance: float = 0.3
-    initial_step: float = 0.5
+    n_particles: int | None = param(None, sp.PARTICLES)
+    kill: int | None = param(None, Interval(int, 1))
+    n_steps: int = param(10, sp.STEPS)
+    target_acceptance: float = param(0.3, sp.ACCEPTANCE)
+    initial_step: float = param(0.5, sp.STEP_SIZE)
     name = "last-particle"
     guarantee = "model-based"
     min_budget = 2
-
-    def __post_init__(self) -> None:
-        if self.n_particles is not None and (isinstance(self.n_particles, bool) or self.n_particles < 2):
-            raise ConfigurationError(f"n_particles must be an integer >= 2 or None, got {self.n_particles!r}")
-        if self.kill is not None and (isinstance(self.kill, bool) or self.kill < 1):
-            raise ConfigurationError(f"kill must be an integer >= 1 or None, got {self.kill!r}")
-        sp.check_kernel_params(self.n_steps, self.target_acceptance, self.initial_step)
 
     def particles_for(self, budget: int) -> tuple[int, int]:
         """(N, k) for a budget: each particle costs one query plus T per kill.

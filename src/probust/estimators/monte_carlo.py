@@ -16,12 +16,13 @@ import math
 
 import numpy as np
 
-from ..errors import ConfigurationError
-from ..intervals import METHODS, Method, Sided, binomial_ci
+from ..components import Options, param, register
+from ..intervals import METHODS, SIDES, Method, Sided, binomial_ci
 from ..querying import Oracle
 from ._base import Estimator, Outcome
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class MonteCarlo(Estimator):
     """Plain Monte Carlo estimate with a binomial confidence interval.
@@ -34,13 +35,9 @@ class MonteCarlo(Estimator):
         ``"two-sided"`` (default) or ``"upper"`` for a one-sided upper bound on the failure probability.
     """
 
-    interval: Method = "clopper-pearson"
-    sided: Sided = "two-sided"
+    interval: Method = param("clopper-pearson", Options(*METHODS))
+    sided: Sided = param("two-sided", Options(*SIDES))
     name = "mc"
-
-    def __post_init__(self) -> None:
-        if self.interval not in METHODS:
-            raise ConfigurationError(f"unknown interval method {self.interval!r}; choose one of {METHODS}")
 
     def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
         latents = oracle.latent_stream(entropy)

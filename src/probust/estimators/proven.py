@@ -39,6 +39,7 @@ from scipy import special
 
 from ..bounds import LinearBound, NetworkBounds
 from ..bounds.linear_form import clipped_cdf, convolution_tail, hoeffding_tail, l2_ball_tail
+from ..components import Options, param, register
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval
 from ..output_regions import output_region
@@ -88,6 +89,7 @@ def _uniform_range(pert, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 MEAN_SLACK = 1e-9
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Proven(Estimator):
     """PROVEN certificate: a sound upper bound on the failure probability from CROWN linear bounds.
@@ -105,16 +107,11 @@ class Proven(Estimator):
         for both linear forms).
     """
 
-    law: Literal["exact", "hoeffding"] = "exact"
-    relaxation: Literal["crown", "alpha-crown"] = "crown"
+    law: Literal["exact", "hoeffding"] = param("exact", Options("exact", "hoeffding"))
+    relaxation: Literal["crown", "alpha-crown"] = param("crown", Options("crown", "alpha-crown"))
     name = "proven"
     guarantee = "sound"
-
-    def __post_init__(self) -> None:
-        if self.law not in ("exact", "hoeffding"):
-            raise ConfigurationError(f"law must be 'exact' or 'hoeffding', got {self.law!r}")
-        if self.relaxation not in ("crown", "alpha-crown"):
-            raise ConfigurationError(f"relaxation must be 'crown' or 'alpha-crown', got {self.relaxation!r}")
+    tags = frozenset({"white-box"})
 
     def _linear_bounds(
         self, network: NetworkBounds, spec: torch.Tensor, mean: torch.Tensor, width: torch.Tensor

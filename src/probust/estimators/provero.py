@@ -36,6 +36,7 @@ import math
 
 from scipy import stats
 
+from ..components import PROBABILITY, param, register
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval
 from ..querying import Oracle
@@ -75,6 +76,7 @@ def final_thresholds(n: int, theta: float, eta: float, delta: float) -> tuple[in
     return c_yes, c_no
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Provero(Estimator):
     """PROVERO's adaptive (eta, delta) PAC test of ``failure probability <= theta``; delta = 1 - confidence.
@@ -87,15 +89,13 @@ class Provero(Estimator):
         Tolerance: for theta < p <= theta + eta either answer is acceptable.
     """
 
-    theta: float = 0.1
-    eta: float = 0.01
+    theta: float = param(0.1, PROBABILITY)
+    eta: float = param(0.01, PROBABILITY)
     name = "provero"
     result_type = CertifyResult
+    tags = frozenset({"decision"})
 
-    def __post_init__(self) -> None:
-        for field, value in (("theta", self.theta), ("eta", self.eta)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-                raise ConfigurationError(f"{field} must be a number in (0, 1), got {value!r}")
+    def validate(self) -> None:
         if self.theta + self.eta >= 1:
             raise ConfigurationError(
                 f"theta + eta must be < 1, got {self.theta} + {self.eta}; lower theta or the tolerance eta"

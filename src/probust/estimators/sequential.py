@@ -25,13 +25,14 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ..errors import ConfigurationError
+from ..components import PROBABILITY, Interval, param, register
 from ..intervals import ConfidenceInterval, beta_binomial_confidence_sequence
 from ..querying import Oracle
 from ..result import CertifyResult
 from ._base import Estimator, Outcome
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SequentialCertifier(Estimator):
     """Anytime-valid sequential test of ``failure probability <= max_failure``.
@@ -47,18 +48,14 @@ class SequentialCertifier(Estimator):
         grown by the factor ``growth`` (looks are free statistically; they cost small batches).
     """
 
-    max_failure: float
-    prior_strength: float = 0.5
-    first_look: int = 16
-    growth: float = 1.1
+    max_failure: float = param(check=PROBABILITY)
+    prior_strength: float = param(0.5, Interval(float, 0, None, "neither"))
+    first_look: int = param(16, Interval(int, 1))
+    growth: float = param(1.1, Interval(float, 1, None, "neither"))
     name = "sequential"
     result_type = CertifyResult
-
-    def __post_init__(self) -> None:
-        if not 0 < self.max_failure < 1:
-            raise ConfigurationError(f"max_failure must be in (0, 1), got {self.max_failure!r}")
-        if not self.prior_strength > 0 or self.first_look < 1 or not self.growth > 1:
-            raise ConfigurationError("need prior_strength > 0, first_look >= 1 and growth > 1")
+    tags = frozenset({"decision"})
+    example = "sequential:max_failure=0.05"
 
     def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
         theta = self.max_failure

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from abc import ABC, abstractmethod
 from typing import ClassVar, Literal
 
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 
 from .. import _counter_rng
+from ..components import Component, Constraint, Interval, param
 from ..errors import ConfigurationError, InputError
 
 Clip = tuple[float, float] | None
@@ -69,15 +71,73 @@ def exact_number(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def positive(name: str, value: float) -> float:
-    """Check that a radius or scale is a finite positive number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ConfigurationError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+#: A radius, scale or size: a finite number > 0.
+POSITIVE = Interval(float, 0, None, "neither")
+
+
+@dataclasses.dataclass(frozen=True)
+class Coordinates(Constraint):
+    """A number allowed by ``each``, or one such number per input coordinate (any array-like, C order).
+
+    In a spec, per-coordinate values are separated by colons: ``eps=0.1:0.2:0.3``.
+    """
+
+    each: Interval
+
+    def check(self, value: object) -> float | tuple[float, ...]:
+        if isinstance(value, (bool, str)):
+            raise ValueError
+        try:
+            flat = coordinates("value", value)
+        except ConfigurationError:
+            raise ValueError from None
+        for v in (flat,) if isinstance(flat, float) else flat:
+            self.each.check(v)
+        return flat
+
+    def describe(self) -> str:
+        return f"{self.each.describe()}, or one such number per input coordinate"
+
+    def parse(self, text: str) -> float | tuple[float, ...]:
+        return tuple(float(v) for v in text.split(":")) if ":" in text else float(text)
+
+    def invalid(self) -> tuple[object, ...]:
+        return self.each.invalid()
+
+
+@dataclasses.dataclass(frozen=True)
+class Range(Constraint):
+    """A valid input range ``(lo, hi)`` with finite ``lo < hi`` (``clip=lo:hi`` in a spec)."""
+
+    def check(self, value: object) -> tuple[float, float]:
+        try:
+            lo, hi = (float(c) for c in value)  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            raise ValueError from None
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ValueError
+        return lo, hi
+
+    def describe(self) -> str:
+        return "a pair (lo, hi) of finite numbers with lo < hi"
+
+    def parse(self, text: str) -> tuple[float, ...]:
+        return tuple(float(v) for v in text.split(":"))
+
+    def invalid(self) -> tuple[object, ...]:
+        return ((1.0, 0.0), (0.0,), "x")
+
+
+class _DeprecatedSpecName:
+    """``spec_name``, the old spelling of a perturbation's ``name``: still read, with a DeprecationWarning."""
+
+    def __get__(self, obj: object, owner: type) -> str:
+        warnings.warn("Perturbation.spec_name is deprecated; use name", DeprecationWarning, stacklevel=2)
+        return owner.name  # type: ignore[attr-defined]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Perturbation(ABC):
+class Perturbation(Component, ABC):
     """Base class: a standard latent ``z`` pushed to ``x' = clip(x + displacement(z))``.
 
     Parameters
@@ -87,21 +147,12 @@ class Perturbation(ABC):
         clamping changes the law of ``x'`` (it puts mass on the faces of the box), so it is an explicit choice.
     """
 
-    clip: Clip = None
+    clip: Clip = param(None, Range())
 
-    #: Name used in the CLI spec string, e.g. ``"uniform-linf"``.
-    spec_name: ClassVar[str]
+    kind = "perturbation"
+    spec_name = _DeprecatedSpecName()  # unannotated: not a dataclass field
     #: The latent base law: standard normal N(0, I) or standard uniform U(0, 1)^m.
     latent_law: ClassVar[LatentLaw] = "normal"
-
-    def __post_init__(self) -> None:
-        if self.clip is not None:
-            if len(self.clip) != 2:
-                raise ConfigurationError(f"clip must be a pair (lo, hi), got {self.clip!r}")
-            lo, hi = (float(c) for c in self.clip)
-            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-                raise ConfigurationError(f"clip must be (lo, hi) with finite lo < hi, got {self.clip!r}")
-            object.__setattr__(self, "clip", (lo, hi))
 
     # -- latent law ---------------------------------------------------------------------------
     def latent_shape(self, x_shape: torch.Size | tuple[int, ...]) -> tuple[int, ...]:
@@ -195,4 +246,4 @@ class Perturbation(ABC):
         parts = [f"{f.name}={text(getattr(self, f.name))}" for f in dataclasses.fields(self) if f.name != "clip"]
         if self.clip is not None:
             parts.append(f"clip={self.clip[0]:g}:{self.clip[1]:g}")
-        return f"{self.spec_name}:{','.join(parts)}"
+        return f"{self.name}:{','.join(parts)}"

@@ -34,18 +34,13 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
+from ..components import Options, param
 from ..errors import ConfigurationError, InputError
-from ._base import LatentLaw, Perturbation, exact_number, positive
+from ._base import LatentLaw, Perturbation, exact_number
 
 LAWS = ("uniform", "normal")
 BORDERS = ("zeros", "border", "reflection")
 INTERPOLATIONS = ("bilinear", "nearest")
-
-
-def choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return str(value)
 
 
 def image_shape(x_shape: tuple[int, ...], family: str) -> tuple[int, int, int]:
@@ -65,18 +60,13 @@ def image_shape(x_shape: tuple[int, ...], family: str) -> tuple[int, int, int]:
 class Semantic(Perturbation):
     """Base of the semantic families: a few scalar parameters per sample from a uniform or normal law."""
 
-    law: str = "uniform"
+    law: str = param("uniform", Options(*LAWS))
     #: Scalar parameters per sample (the latent shape is ``(n_params,)`` whatever the input shape).
     n_params: ClassVar[int] = 1
     #: The field that sets the size of the law (a half-width, or a standard deviation under ``law="normal"``).
     size_field: ClassVar[str]
     #: Whether the family needs an image input (brightness and contrast work on any shape).
     needs_image: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "law", choice("law", self.law, LAWS))
-        object.__setattr__(self, self.size_field, positive(self.size_field, getattr(self, self.size_field)))
 
     @property  # type: ignore[override]
     def latent_law(self) -> LatentLaw:  # the base class's ClassVar, per instance here: the law is a parameter
@@ -100,17 +90,17 @@ class Semantic(Perturbation):
         size = getattr(self, self.size_field)
         if self.law == "uniform" and size >= 1:
             raise ConfigurationError(
-                f"{self.spec_name}: {self.size_field}={size:g} with law=uniform allows factors <= 0 "
+                f"{self.name}: {self.size_field}={size:g} with law=uniform allows factors <= 0 "
                 f"(1 - {self.size_field}); use {self.size_field} < 1, or law=normal for a log-normal factor"
             )
 
     def check_input(self, x: torch.Tensor) -> None:
         super().check_input(x)
         if self.needs_image:
-            image_shape(tuple(x.shape), self.spec_name)
+            image_shape(tuple(x.shape), self.name)
 
     def displacement(self, z: torch.Tensor, x_shape: tuple[int, ...]) -> torch.Tensor:
-        raise TypeError(f"{self.spec_name} is not additive: use apply(x, z) or shift(x, z), not displacement(z)")
+        raise TypeError(f"{self.name} is not additive: use apply(x, z) or shift(x, z), not displacement(z)")
 
     def shift(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.push(x.unsqueeze(0).expand(len(z), *x.shape), z)
@@ -120,7 +110,7 @@ class Semantic(Perturbation):
         shape = images.shape
         if not self.needs_image:
             return self.transform(images, z).reshape(shape)
-        c, h, w = image_shape(tuple(shape[1:]), self.spec_name)
+        c, h, w = image_shape(tuple(shape[1:]), self.name)
         return self.transform(images.reshape(len(images), c, h, w), z).reshape(shape)
 
     @abstractmethod
@@ -138,20 +128,15 @@ class Semantic(Perturbation):
             parts.append(f"{f.name}={exact_number(value) if isinstance(value, float) else value}")
         if self.clip is not None:
             parts.append(f"clip={exact_number(self.clip[0])}:{exact_number(self.clip[1])}")
-        return f"{self.spec_name}:{','.join(parts)}"
+        return f"{self.name}:{','.join(parts)}"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Warp(Semantic):
     """A geometric family: ``out(p) = in(A p + t)`` for a per-sample 2x2 ``A`` and shift ``t`` in pixels."""
 
-    border: str = "zeros"
-    interpolation: str = "bilinear"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "border", choice("border", self.border, BORDERS))
-        object.__setattr__(self, "interpolation", choice("interpolation", self.interpolation, INTERPOLATIONS))
+    border: str = param("zeros", Options(*BORDERS))
+    interpolation: str = param("bilinear", Options(*INTERPOLATIONS))
 
     @abstractmethod
     def source_map(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

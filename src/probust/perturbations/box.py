@@ -11,10 +11,12 @@ import dataclasses
 
 import torch
 
+from ..components import Interval, param, register
 from ..errors import ConfigurationError, InputError
-from ._base import Perturbation, as_tensor, check_coordinates, coordinates
+from ._base import Coordinates, Perturbation, as_tensor, check_coordinates
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Box(Perturbation):
     """Uniform distribution on the box lo <= x' <= hi (bounds per coordinate, in C order, or one for all).
@@ -25,15 +27,14 @@ class Box(Perturbation):
     'box:lo=0:-1,hi=0.5:1'
     """
 
-    lo: float | tuple[float, ...]
-    hi: float | tuple[float, ...]
-    spec_name = "box"
+    lo: float | tuple[float, ...] = param(check=Coordinates(Interval(float)))
+    hi: float | tuple[float, ...] = param(check=Coordinates(Interval(float)))
+    name = "box"
+    example = "box:lo=0,hi=1"
     latent_law = "uniform"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        lo, hi = coordinates("lo", self.lo), coordinates("hi", self.hi)
-        lo_t, hi_t = (torch.tensor(v, dtype=torch.float64).flatten() for v in (lo, hi))
+    def validate(self) -> None:
+        lo_t, hi_t = (torch.tensor(v, dtype=torch.float64).flatten() for v in (self.lo, self.hi))
         if lo_t.numel() != hi_t.numel() and lo_t.numel() > 1 and hi_t.numel() > 1:
             raise ConfigurationError(f"lo has {lo_t.numel()} values but hi has {hi_t.numel()}; give as many of each")
         lo_t, hi_t = torch.broadcast_tensors(lo_t, hi_t)
@@ -44,8 +45,6 @@ class Box(Perturbation):
                 f"box has lo > hi at {bad.numel()} coordinate(s), first at {i}: lo={float(lo_t[i]):g} > "
                 f"hi={float(hi_t[i]):g}; every lower bound must be <= its upper bound"
             )
-        object.__setattr__(self, "lo", lo)
-        object.__setattr__(self, "hi", hi)
 
     def check_input(self, x: torch.Tensor) -> None:
         super().check_input(x)

@@ -10,9 +10,12 @@ import dataclasses
 
 import torch
 
+from ..components import param, register
+from ._base import POSITIVE
 from ._semantic import Semantic
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Brightness(Semantic):
     """Adds b ~ U[-delta, delta] (or N(0, delta^2)) to every coordinate of the input.
@@ -23,8 +26,9 @@ class Brightness(Semantic):
     'brightness:delta=0.2,clip=0:1'
     """
 
-    delta: float
-    spec_name = "brightness"
+    delta: float = param(check=POSITIVE)
+    name = "brightness"
+    example = "brightness:delta=0.2,clip=0:1"
     size_field = "delta"
     needs_image = False
 

@@ -16,12 +16,14 @@ import math
 
 import torch
 
+from ..components import register, registry
 from ..errors import ConfigurationError
 from ._base import LatentLaw, Perturbation
 from ._semantic import Semantic
 from .box import Box
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Compose(Perturbation):
     """Perturbations applied in order, with independent latents (the latent is their concatenation).
@@ -34,10 +36,17 @@ class Compose(Perturbation):
     """
 
     parts: tuple[Perturbation, ...]
-    spec_name = "compose"
+    name = "compose"
+    example = "compose(rotation:deg=15;brightness:delta=0.2,clip=0:1)"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    @classmethod
+    def from_spec(cls, body: str, spec: str = "") -> Compose:
+        """``(SPEC;SPEC;...)``: the parts, each a perturbation spec (no nesting)."""
+        if not (body.startswith("(") and body.endswith(")")) or "(" in body[1:-1]:
+            raise ConfigurationError(f"bad compose spec {spec!r}; expected {cls.example} (no nesting)")
+        return cls(parts=tuple(registry("perturbation").get(part) for part in body[1:-1].split(";")))
+
+    def validate(self) -> None:
         if self.clip is not None:
             raise ConfigurationError("compose takes no clip of its own: give clip= to its last part")
         flat: list[Perturbation] = []

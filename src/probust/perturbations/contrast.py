@@ -12,9 +12,12 @@ import dataclasses
 
 import torch
 
+from ..components import param, register
+from ._base import POSITIVE
 from ._semantic import Semantic
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Contrast(Semantic):
     """Scales the input about its mean by c ~ U[1 - factor, 1 + factor] (or exp(N(0, factor^2))).
@@ -25,13 +28,13 @@ class Contrast(Semantic):
     'contrast:factor=0.3,clip=0:1'
     """
 
-    factor: float
-    spec_name = "contrast"
+    factor: float = param(check=POSITIVE)
+    name = "contrast"
+    example = "contrast:factor=0.3,clip=0:1"
     size_field = "factor"
     needs_image = False
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def validate(self) -> None:
         self.check_multiplier()
 
     def transform(self, images: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

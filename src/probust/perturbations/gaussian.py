@@ -19,20 +19,18 @@ import numpy as np
 import torch
 from scipy import special
 
-from ..errors import ConfigurationError
-from ._base import Perturbation, positive
+from ..components import Options, param, register
+from ._base import POSITIVE, Perturbation
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Gaussian(Perturbation):
     """Isotropic Gaussian noise with standard deviation ``sigma`` per coordinate (unbounded)."""
 
-    sigma: float
-    spec_name = "gaussian"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "sigma", positive("sigma", self.sigma))
+    sigma: float = param(check=POSITIVE)
+    name = "gaussian"
+    example = "gaussian:sigma=0.1,clip=0:1"
 
     def displacement(self, z: torch.Tensor, x_shape: tuple[int, ...]) -> torch.Tensor:
         return self.sigma * z
@@ -59,23 +57,16 @@ class _TruncatedChiRadius(torch.autograd.Function):
         return grad * log_ratio.exp(), None, None
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TruncatedGaussian(Perturbation):
     """Gaussian noise ``N(0, sigma^2 I)`` conditioned on ``||x' - x||_p <= eps``, for p in {2, inf}."""
 
-    sigma: float
-    eps: float
-    p: float = math.inf
-    spec_name = "truncated-gaussian"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "sigma", positive("sigma", self.sigma))
-        object.__setattr__(self, "eps", positive("eps", self.eps))
-        p = float(self.p)
-        if p not in (2.0, math.inf):
-            raise ConfigurationError(f"TruncatedGaussian supports p=2 or p=inf, got p={self.p!r}")
-        object.__setattr__(self, "p", p)
+    sigma: float = param(check=POSITIVE)
+    eps: float = param(check=POSITIVE)
+    p: float = param(math.inf, Options(2.0, math.inf))
+    name = "truncated-gaussian"
+    example = "truncated-gaussian:sigma=0.1,eps=0.2,clip=0:1"
 
     def displacement(self, z: torch.Tensor, x_shape: tuple[int, ...]) -> torch.Tensor:
         a = self.eps / self.sigma

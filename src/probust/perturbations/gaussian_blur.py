@@ -15,10 +15,13 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..components import Options, param, register
 from ..errors import ConfigurationError
-from ._semantic import BORDERS, Semantic, choice, pad
+from ._base import POSITIVE
+from ._semantic import BORDERS, Semantic, pad
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class GaussianBlur(Semantic):
     """Gaussian blur of width s ~ U[0, sigma] pixels, kernel radius ceil(3 sigma).
@@ -29,16 +32,15 @@ class GaussianBlur(Semantic):
     'gaussian-blur:sigma=1.5'
     """
 
-    sigma: float
-    border: str = "reflection"
-    spec_name = "gaussian-blur"
+    sigma: float = param(check=POSITIVE)
+    border: str = param("reflection", Options(*BORDERS))
+    name = "gaussian-blur"
+    example = "gaussian-blur:sigma=1,clip=0:1"
     size_field = "sigma"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def validate(self) -> None:
         if self.law != "uniform":
             raise ConfigurationError("gaussian-blur takes law=uniform only (s ~ U[0, sigma]): a kernel must be bounded")
-        object.__setattr__(self, "border", choice("border", self.border, BORDERS))
 
     @property
     def radius(self) -> int:

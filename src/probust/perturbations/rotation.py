@@ -12,9 +12,12 @@ import math
 
 import torch
 
+from ..components import param, register
+from ._base import POSITIVE
 from ._semantic import Warp, rotation_matrix
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Rotation(Warp):
     """Rotation about the image centre by theta ~ U[-deg, deg] degrees (or N(0, deg^2) with law=normal).
@@ -27,8 +30,9 @@ class Rotation(Warp):
     'rotation:deg=10,law=normal,border=reflection'
     """
 
-    deg: float
-    spec_name = "rotation"
+    deg: float = param(check=POSITIVE)
+    name = "rotation"
+    example = "rotation:deg=15,clip=0:1"
     size_field = "deg"
 
     def source_map(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

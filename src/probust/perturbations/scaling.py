@@ -10,9 +10,12 @@ import dataclasses
 
 import torch
 
+from ..components import param, register
+from ._base import POSITIVE
 from ._semantic import Warp
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Scaling(Warp):
     """Scaling about the image centre by s ~ U[1 - factor, 1 + factor] (or exp(N(0, factor^2))).
@@ -23,12 +26,12 @@ class Scaling(Warp):
     'scaling:factor=0.2'
     """
 
-    factor: float
-    spec_name = "scaling"
+    factor: float = param(check=POSITIVE)
+    name = "scaling"
+    example = "scaling:factor=0.1,clip=0:1"
     size_field = "factor"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def validate(self) -> None:
         self.check_multiplier()
 
     def source_map(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -25,6 +25,7 @@ from typing import ClassVar
 
 import torch
 
+from ..components import Interval, Options, param, register
 from ..errors import ConfigurationError, InputError
 from ._base import LatentLaw, Perturbation
 
@@ -50,6 +51,7 @@ def decode(codes: torch.Tensor, alphabet: str = ALPHABET) -> str:
     return "".join(alphabet[int(c) - 1] for c in codes.round().long().tolist() if c > 0)
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CharEdits(Perturbation):
     """Each symbol is edited with probability ``rate``: substituted by another symbol, or deleted.
@@ -63,26 +65,20 @@ class CharEdits(Perturbation):
     'qrobust'
     """
 
-    rate: float
-    op: str = "substitute"
-    n_symbols: int = len(ALPHABET)
-    spec_name = "char-edits"
+    rate: float = param(check=Interval(float, 0, 1, "right"))
+    op: str = param("substitute", Options(*OPS))
+    n_symbols: int = param(len(ALPHABET), Interval(int, 2))
+    name = "char-edits"
+    example = "char-edits:rate=0.1"
+    tags = frozenset({"text"})
     latent_law: ClassVar[LatentLaw] = "uniform"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def validate(self) -> None:
         if self.clip is not None:
             raise ConfigurationError("char-edits works on symbol codes; clip= does not apply, drop it")
-        if isinstance(self.rate, bool) or not 0 < self.rate <= 1:
-            raise ConfigurationError(f"char-edits needs 0 < rate <= 1, got {self.rate!r}")
-        if self.op not in OPS:
-            raise ConfigurationError(f"char-edits op must be one of {', '.join(OPS)}, got {self.op!r}")
-        if int(self.n_symbols) != self.n_symbols or self.n_symbols < 2:
-            raise ConfigurationError(f"char-edits needs an integer n_symbols >= 2, got {self.n_symbols!r}")
-        object.__setattr__(self, "n_symbols", int(self.n_symbols))
 
     def to_spec(self) -> str:
-        return f"{self.spec_name}:rate={self.rate:g},op={self.op},n_symbols={self.n_symbols}"
+        return f"{self.name}:rate={self.rate:g},op={self.op},n_symbols={self.n_symbols}"
 
     def latent_shape(self, x_shape: torch.Size | tuple[int, ...]) -> tuple[int, ...]:
         return (*tuple(x_shape), 2)

@@ -12,9 +12,12 @@ import dataclasses
 
 import torch
 
+from ..components import param, register
+from ._base import POSITIVE
 from ._semantic import Warp
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Translation(Warp):
     """Shift of the content by (dx, dy) pixels, each ~ U[-px, px] (or N(0, px^2) with law=normal).
@@ -25,8 +28,9 @@ class Translation(Warp):
     'translation:px=2.5,interpolation=nearest'
     """
 
-    px: float
-    spec_name = "translation"
+    px: float = param(check=POSITIVE)
+    name = "translation"
+    example = "translation:px=2,clip=0:1"
     size_field = "px"
     n_params = 2
 

@@ -13,19 +13,18 @@ import math
 
 import torch
 
-from ._base import Perturbation, positive
+from ..components import param, register
+from ._base import POSITIVE, Perturbation
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class UniformL2(Perturbation):
     """Uniform distribution on the L2 ball of radius ``eps`` around x (over all input coordinates)."""
 
-    eps: float
-    spec_name = "uniform-l2"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "eps", positive("eps", self.eps))
+    eps: float = param(check=POSITIVE)
+    name = "uniform-l2"
+    example = "uniform-l2:eps=0.5,clip=0:1"
 
     def latent_shape(self, x_shape: torch.Size | tuple[int, ...]) -> tuple[int, ...]:
         return (math.prod(x_shape) + 2,)

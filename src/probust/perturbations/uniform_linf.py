@@ -12,9 +12,11 @@ import dataclasses
 
 import torch
 
-from ._base import Perturbation, as_tensor, check_coordinates, coordinates, positive
+from ..components import param, register
+from ._base import POSITIVE, Coordinates, Perturbation, as_tensor, check_coordinates
 
 
+@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class UniformLinf(Perturbation):
     """Uniform distribution on the L-infinity ball of radius ``eps`` around x (or one radius per coordinate).
@@ -33,16 +35,10 @@ class UniformLinf(Perturbation):
     'uniform-linf:eps=0.1:0.25'
     """
 
-    eps: float | tuple[float, ...]
-    spec_name = "uniform-linf"
+    eps: float | tuple[float, ...] = param(check=Coordinates(POSITIVE))
+    name = "uniform-linf"
+    example = "uniform-linf:eps=0.03,clip=0:1"
     latent_law = "uniform"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        eps = coordinates("eps", self.eps)
-        for value in (eps,) if isinstance(eps, float) else eps:
-            positive("eps", value)
-        object.__setattr__(self, "eps", eps)
 
     def check_input(self, x: torch.Tensor) -> None:
         super().check_input(x)

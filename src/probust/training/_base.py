@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
-from ..errors import ConfigurationError
+from ..components import Component, Interval
 from ..perturbations import Perturbation
 
-__all__ = ["Method", "Step", "check_level", "noise_draws", "noise_losses"]
+__all__ = ["DRAWS", "LEVEL", "STEPS", "WEIGHT", "Method", "Step", "noise_draws", "noise_losses"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,30 +39,22 @@ class Step:
         return self.perturbation.clip or (-float("inf"), float("inf"))
 
 
-class Method(ABC):
+class Method(Component, ABC):
     """A training method: ``loss(model, x, y, step)`` returns the scalar to minimise for one batch.
 
-    Subclasses are frozen dataclasses; their fields are the hyper-parameters, recorded with every run.
-    ``cost`` is the number of forward-backward passes per batch relative to ERM (an a-priori figure for
-    planning; the record holds the measured seconds).
+    Subclasses are frozen dataclasses and components (:mod:`probust.components`): their fields are the
+    hyper-parameters, declared with ``param``, recorded with every run. ``cost`` is the number of
+    forward-backward passes per batch relative to ERM (an a-priori figure for planning; the record holds the
+    measured seconds). Tags in use: ``adversarial`` (searches the ball with gradient steps), ``noise`` (trains
+    on draws from the perturbation law).
     """
 
-    name: ClassVar[str]
+    kind = "method"
     cost: ClassVar[float] = 1.0
-
-    def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, field.name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and not value >= 0:
-                raise ConfigurationError(f"{self.name}: {field.name} must be >= 0, got {value!r}")
 
     @abstractmethod
     def loss(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, step: Step) -> torch.Tensor:
         """The training loss of the batch ``(x, y)`` (a differentiable scalar)."""
-
-    def params(self) -> dict[str, Any]:
-        """The hyper-parameters as a JSON-ready dict."""
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
 
 
 def noise_draws(x: torch.Tensor, m: int, step: Step) -> torch.Tensor:
@@ -90,7 +82,9 @@ def noise_losses(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, m: in
     return F.cross_entropy(model(noise_draws(x, m, step)), y.repeat(m), reduction="none").view(m, len(x))
 
 
-def check_level(method: str, name: str, value: float) -> None:
-    """A risk level (CVaR's beta, EVaR's alpha) must lie in (0, 1]."""
-    if not 0 < value <= 1:
-        raise ConfigurationError(f"{method}: {name} must be in (0, 1], got {value}")
+#: Constraints the methods share: a risk level (CVaR's beta, EVaR's alpha), draws per input, gradient steps, a
+#: step or weight that may be 0.
+LEVEL = Interval(float, 0, 1, "right")
+DRAWS = Interval(int, 1)
+STEPS = Interval(int, 0)
+WEIGHT = Interval(float, 0)

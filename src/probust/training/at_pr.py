@@ -24,23 +24,26 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
+from ..components import param, register
 from ._attacks import ce_objective, pgd, walk_back_depth
-from ._base import Method, Step
+from ._base import DRAWS, STEPS, WEIGHT, Method, Step
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class ATPR(Method):
     """Train on the deepest of ``candidates`` jittered PGD examples (see the module docstring)."""
 
-    candidates: int = 10
-    steps: int = 10
-    alpha_ratio: float = 0.25
-    eps_jitter: float = 0.02
-    alpha_jitter: float = 0.003
-    steps_below: int = 2
-    steps_above: int = 10
-    max_walk: int = 40
+    candidates: int = param(10, DRAWS)
+    steps: int = param(10, STEPS)
+    alpha_ratio: float = param(0.25, WEIGHT)
+    eps_jitter: float = param(0.02, WEIGHT)
+    alpha_jitter: float = param(0.003, WEIGHT)
+    steps_below: int = param(2, STEPS)
+    steps_above: int = param(10, STEPS)
+    max_walk: int = param(40, STEPS)
     name = "at-pr"
+    tags = frozenset({"adversarial"})
 
     @property
     def cost(self) -> float:  # type: ignore[override]

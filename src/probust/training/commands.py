@@ -15,7 +15,7 @@ from .._io import check_output_path
 from ..errors import ConfigurationError
 from . import bench as tb
 from . import leaderboard as lb
-from .methods import METHODS
+from .methods import METHODS, get_method
 from .trainer import build_model, train
 
 DEFAULT_DB = "training-bench.db"
@@ -27,7 +27,8 @@ def register(commands: Any) -> None:
     p.add_argument("--arch", required=True, help=f"architecture: {', '.join(zoo.ARCHITECTURES)}")
     p.add_argument("--dataset", required=True,
                    help=f"zoo data set (its train split): {', '.join(zoo.list_datasets())}")
-    p.add_argument("--method", required=True, help=f"training method: {', '.join(METHODS)}")
+    p.add_argument("--method", required=True, metavar="SPEC",
+                   help=f"training method, NAME or NAME:key=value,... (e.g. trades:beta=1): {', '.join(METHODS)}")
     p.add_argument("--eps", type=float, required=True, help="training radius (L-infinity, inputs in [0, 1])")
     p.add_argument("--epochs", type=_commands.count, required=True)
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights, data order and draws")
@@ -61,8 +62,7 @@ def register_bench(actions: Any) -> None:
 
 def train_command(args: argparse.Namespace, argv: list[str]) -> int:
     out = check_output_path(args.out)
-    if args.method not in METHODS:
-        raise ConfigurationError(f"unknown training method {args.method!r}; choose one of {', '.join(METHODS)}")
+    method = get_method(args.method)  # an unknown name or a bad parameter fails before any data is loaded
     data = zoo.load_dataset(args.dataset, "train")
     if args.n_train is not None:
         data = data[:args.n_train]
@@ -75,7 +75,7 @@ def train_command(args: argparse.Namespace, argv: list[str]) -> int:
             progress.update(bar, description=f"epoch {epoch + 1} loss {loss:.3f}")
             progress.advance(bar)
 
-        _, record = train(model, data, args.method, eps=args.eps, epochs=args.epochs, seed=args.seed,
+        _, record = train(model, data, method, eps=args.eps, epochs=args.epochs, seed=args.seed,
                           batch_size=args.batch_size, lr=args.lr, checkpoint=out, arch=args.arch, progress=advance)
     print(f"{record.method} on {record.dataset} ({record.n_train} images), eps {record.eps:g}, {record.epochs} "
           f"epochs: final train loss {record.epoch_loss[-1]:.4f}, accuracy {record.epoch_accuracy[-1]:.2%}, "

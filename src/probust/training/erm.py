@@ -7,9 +7,11 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
+from ..components import register
 from ._base import Method, Step
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class ERM(Method):
     """``loss = CE(f(x), y)``."""

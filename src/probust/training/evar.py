@@ -14,22 +14,21 @@ import math
 
 import torch
 
-from ._base import Method, Step, check_level, noise_losses
+from ..components import param, register
+from ._base import DRAWS, LEVEL, Method, Step, noise_losses
 
 _THETAS = torch.logspace(-1, 1.5, 11)  # 0.1 .. 31.6: from near the mean to near the max of the M losses
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class EVaR(Method):
     """``mean_i min_theta (logmeanexp_m(theta l_im) - log alpha) / theta`` over M = ``samples`` draws."""
 
-    alpha: float = 0.5
-    samples: int = 10
+    alpha: float = param(0.5, LEVEL)
+    samples: int = param(10, DRAWS)
     name = "evar"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_level(self.name, "alpha", self.alpha)
+    tags = frozenset({"noise"})
 
     @property
     def cost(self) -> float:  # type: ignore[override]

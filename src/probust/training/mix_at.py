@@ -14,19 +14,22 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
-from ._base import Method, Step, noise_draws
+from ..components import Interval, param, register
+from ._base import STEPS, WEIGHT, Method, Step, noise_draws
 from .trades import kl_term
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class MixAT(Method):
     """CE at a noise draw plus a warmed-up ``kl_beta`` times the KL from it to the worst input of the ball."""
 
-    kl_beta: float = 6.0
-    steps: int = 8
-    alpha_ratio: float = 0.25
-    warmup: float = 0.3
+    kl_beta: float = param(6.0, WEIGHT)
+    steps: int = param(8, STEPS)
+    alpha_ratio: float = param(0.25, WEIGHT)
+    warmup: float = param(0.3, Interval(float, 0, 1))
     name = "mix-at"
+    tags = frozenset({"adversarial", "noise"})
 
     @property
     def cost(self) -> float:  # type: ignore[override]

@@ -11,15 +11,18 @@ import dataclasses
 
 import torch
 
-from ._base import Method, Step, noise_losses
+from ..components import param, register
+from ._base import DRAWS, Method, Step, noise_losses
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class NoiseAugmentation(Method):
     """Cross-entropy averaged over ``samples`` draws per input from the training law."""
 
-    samples: int = 10
+    samples: int = param(10, DRAWS)
     name = "noise-aug"
+    tags = frozenset({"noise"})
 
     @property
     def cost(self) -> float:  # type: ignore[override]

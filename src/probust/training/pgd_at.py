@@ -9,17 +9,20 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
+from ..components import param, register
 from ._attacks import ce_objective, pgd
-from ._base import Method, Step
+from ._base import STEPS, WEIGHT, Method, Step
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class PGDAT(Method):
     """``loss = CE(f(PGD_K(x)), y)`` with ``K = steps`` steps of size ``alpha_ratio * eps``."""
 
-    steps: int = 10
-    alpha_ratio: float = 0.25
+    steps: int = param(10, STEPS)
+    alpha_ratio: float = param(0.25, WEIGHT)
     name = "pgd-at"
+    tags = frozenset({"adversarial"})
 
     @property
     def cost(self) -> float:  # type: ignore[override]

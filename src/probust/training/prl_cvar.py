@@ -15,20 +15,19 @@ import dataclasses
 
 import torch
 
-from ._base import Method, Step, check_level, noise_losses
+from ..components import param, register
+from ._base import DRAWS, LEVEL, Method, Step, noise_losses
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class PRLCVaR(Method):
     """``mean_i [t_i + mean_m (l_im - t_i)_+ / beta]`` over M = ``samples`` draws, t_i the per-input quantile."""
 
-    beta: float = 0.5
-    samples: int = 10
+    beta: float = param(0.5, LEVEL)
+    samples: int = param(10, DRAWS)
     name = "prl-cvar"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_level(self.name, "beta", self.beta)
+    tags = frozenset({"noise"})
 
     @property
     def cost(self) -> float:  # type: ignore[override]

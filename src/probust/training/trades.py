@@ -11,8 +11,9 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
+from ..components import param, register
 from ._attacks import kl_objective, pgd
-from ._base import Method, Step
+from ._base import STEPS, WEIGHT, Method, Step
 
 
 def kl_term(model: torch.nn.Module, x: torch.Tensor, anchor: torch.Tensor, anchor_logits: torch.Tensor,
@@ -28,14 +29,16 @@ def kl_term(model: torch.nn.Module, x: torch.Tensor, anchor: torch.Tensor, ancho
                     reduction="batchmean")
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class TRADES(Method):
     """CE on the clean batch plus ``beta`` times the KL to the worst input of the ball (``steps`` KL-PGD steps)."""
 
-    beta: float = 6.0
-    steps: int = 10
-    alpha_ratio: float = 0.25
+    beta: float = param(6.0, WEIGHT)
+    steps: int = param(10, STEPS)
+    alpha_ratio: float = param(0.25, WEIGHT)
     name = "trades"
+    tags = frozenset({"adversarial"})
 
     @property
     def cost(self) -> float:  # type: ignore[override]
