@@ -20,7 +20,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-from sklearn.cluster import KMeans
 
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval
@@ -49,6 +48,8 @@ class OperationalProfile:
         feats = np.asarray(operational_features, dtype=float)
         if feats.ndim != 2 or len(feats) < n_cells:
             raise ConfigurationError(f"need a 2-D array with at least n_cells={n_cells} rows of operational data")
+        from sklearn.cluster import KMeans  # here, not at the top: scikit-learn costs ~0.8 s of `import probust`
+
         km = KMeans(n_clusters=n_cells, n_init=4, random_state=seed).fit(feats)
         return cls(km.cluster_centers_, np.bincount(km.labels_, minlength=n_cells).astype(float))
 
