@@ -69,7 +69,7 @@ def main() -> None:
 
 
 def regression(args: argparse.Namespace) -> None:
-    model, test = pb.zoo.load_diabetes_mlp(), pb.zoo.load_diabetes("test")
+    model, test = pb.zoo.load_model("diabetes-mlp"), pb.zoo.load_diabetes("test")
     with torch.inference_mode():
         rmse = float(((model(test.x).squeeze(1) - test.y) ** 2).mean().sqrt())
     print(f"diabetes-mlp: test RMSE {rmse:.2f} on {len(test.y)} patients (target sd {float(test.y.std()):.1f})")
@@ -81,10 +81,10 @@ def regression(args: argparse.Namespace) -> None:
 
 
 def text(args: argparse.Namespace) -> None:
-    from probust.zoo.wordlang import load_wordlang_model, load_words, wordlang_record
+    from probust.zoo.wordlang import load_words
 
-    model, (x, y, words) = load_wordlang_model(), load_words("test")
-    print(f"wordlang-cnn: test accuracy {wordlang_record()['test_accuracy']:.3f} on {len(y)} words; "
+    model, (x, y, words) = pb.zoo.load_model("wordlang-cnn"), load_words("test")
+    print(f"wordlang-cnn: test accuracy {pb.zoo.model_info('wordlang-cnn')['test_accuracy']:.3f} on {len(y)} words; "
           f"inputs: {', '.join(words[:args.inputs])}")
     data = type("Words", (), {"x": x})
     for pert in ("char-edits:rate=0.1,op=substitute", "char-edits:rate=0.1,op=delete",

@@ -30,7 +30,7 @@ import statistics
 import numpy as np
 
 from probust import binomial_ci
-from probust._io import write_json_atomic
+from probust._files import write_json_atomic
 from probust.bench import linear_case
 from probust.estimators import get_estimator
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import torch
 
 import probust as pb
-from probust._io import load_model
 from probust.vnnlib import read_vnnlib
 
 SUITE = Path(pb.__file__).parent / "zoo" / "vnnlib"
@@ -28,7 +27,7 @@ SUITE = Path(pb.__file__).parent / "zoo" / "vnnlib"
 def cases():
     index = json.loads((SUITE / "index.json").read_text())
     for name, entry in index.items():
-        model = load_model(str(SUITE / entry["onnx"]))
+        model = pb.load_model(SUITE / entry["onnx"])
         for k, case in enumerate(read_vnnlib(SUITE / entry["vnnlib"])):
             yield f"{name}#{k}", model, case, entry.get("failure_probability")
 

@@ -45,7 +45,7 @@ ZOO_SEED = 20_260_601
 
 
 def _write(suite: str, record: dict) -> None:
-    from probust._io import write_json_atomic
+    from probust._files import write_json_atomic
 
     write_json_atomic(DATA / f"{suite}.json", record)
     print(f"wrote {DATA / f'{suite}.json'}")

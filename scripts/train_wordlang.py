@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from probust.zoo.wordlang import LANGUAGES, WordLangCNN, load_words
+from probust.zoo.wordlang import LANGUAGES, LENGTH, WordLangCNN, load_words
 
 ZOO = Path(__file__).resolve().parents[1] / "src" / "probust" / "zoo"
 EPOCHS, LR, BATCH, SEED = 8, 3e-3, 128, 0
@@ -41,8 +41,8 @@ def main() -> None:
     torch.save(model.state_dict(), weights)
     record = {
         "name": "wordlang-cnn", "dataset": "Debian word lists (wamerican, wfrench, wngerman, wspanish)",
-        "classes": list(LANGUAGES), "input": "text_edits.encode codes, length 16", "n_train": len(y),
-        "n_test": len(yt), "test_correct": correct, "test_accuracy": round(correct / len(yt), 4),
+        "classes": list(LANGUAGES), "input_shape": [LENGTH], "input": f"text_edits.encode codes, length {LENGTH}",
+        "n_train": len(y), "n_test": len(yt), "test_correct": correct, "test_accuracy": round(correct / len(yt), 4),
         "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "weights_file": "weights/wordlang-cnn.pt",
         "training": {"epochs": EPOCHS, "lr": LR, "batch_size": BATCH, "optimizer": "Adam", "seed": SEED,
                      "train_seconds": round(time.perf_counter() - start, 1)},

@@ -1,4 +1,5 @@
-"""Tests of the ``probust`` command line (``probust.cli``) and its file handling (``probust._io``).
+"""Tests of the ``probust`` command line (``probust.cli``) and its file handling (``probust._inputs``,
+``probust._files``, ``probust.model_loading``).
 
 Most runs call ``main([...])`` in-process; a few go through ``python -m probust.cli`` to check the real
 exit status and stderr of the program. Budgets are small: these tests check plumbing, not statistics.
@@ -19,7 +20,8 @@ import torch
 
 import probust
 from probust import _rng, zoo
-from probust._io import parse_indices, write_json_atomic
+from probust._files import write_json_atomic
+from probust._inputs import parse_indices
 from probust.cli import main
 from probust.errors import ConfigurationError
 
@@ -157,6 +159,16 @@ def test_user_model_and_inputs_files(files, tmp_path, capsys, model_key, extra, 
     assert [r["true_label"] for r in user_results] == expected_labels
 
 
+def test_public_load_model_reads_zoo_names_and_every_file_format(files):
+    x = zoo.load_dataset(DATASET).x[:3]
+    reference = zoo.load_model(MODEL)(x)
+    for model in (probust.load_model(MODEL), probust.load_model(files["scripted.pt"]),
+                  probust.load_model(str(files["state.pth"]), arch=MODEL)):
+        assert not model.training and torch.equal(model(x), reference)
+    with pytest.raises(probust.ModelLoadError, match="model file not found"):
+        probust.model_loading.load_model_file(MODEL)  # the file loader takes no zoo name
+
+
 def test_onnx_model(onnx_file, files, tmp_path, capsys):
     out_path = tmp_path / "onnx.json"
     argv = evaluate_args("--inputs", str(files["xy.npz"]), "--label", "dataset", "--json", str(out_path),
@@ -281,7 +293,7 @@ def test_help_exits_zero(capsys):
     assert "--perturbation" in capsys.readouterr().out
 
 
-# -- helpers of _io ----------------------------------------------------------------------------------
+# -- input and output files --------------------------------------------------------------------------
 @pytest.mark.parametrize(("text", "expected"), [
     (None, [0, 1, 2, 3, 4]), ("1:3", [1, 2]), (":2", [0, 1]), ("3:", [3, 4]), ("-2:", [3, 4]),
     ("::2", [0, 2, 4]), ("4", [4]), ("-1", [4]), ("0,4,2", [0, 4, 2]),

@@ -60,15 +60,17 @@ def test_conformal_cover_with_the_true_label(tmp_path, capsys):
 
 
 def test_regression_tolerance_on_the_diabetes_model(tmp_path, capsys):
-    scripted, inputs = tmp_path / "diabetes.pt", tmp_path / "x.npy"
-    torch.jit.script(pb.zoo.load_diabetes_mlp()).save(str(scripted))
-    np.save(inputs, pb.zoo.load_diabetes("test").x[:2].numpy())
-    path = tmp_path / "out.json"
-    assert main(["evaluate", "--model", str(scripted), "--inputs", str(inputs), "--perturbation", "gaussian:sigma=0.1",
-                 "--failure", "regression-tolerance:tolerance=5", "--budget", "300", "--quiet",
+    inputs, path = tmp_path / "x.npy", tmp_path / "out.json"
+    x = pb.zoo.load_diabetes("test").x[:2]
+    np.save(inputs, x.numpy())
+    assert main(["evaluate", "--model", "diabetes-mlp", "--inputs", str(inputs), "--perturbation", "gaussian:sigma=0.1",
+                 "--failure", "regression-tolerance:tolerance=5", "--budget", "300", "--seed", "3", "--quiet",
                  "--json", str(path)]) == 0, capsys.readouterr().err
     result = json.loads(path.read_text())["results"][0]["result"]
     assert result["failure"].startswith("regression-tolerance") and 0 < result["failure_probability"] < 1
+    api = pb.estimate(pb.zoo.load_model("diabetes-mlp"), x[0], "gaussian:sigma=0.1",
+                      failure=pb.RegressionTolerance(5.0), budget=300, seed=_rng.derive_seed(3, 0))
+    assert result["failure_probability"] == api.failure_probability
 
 
 class NoGrad(torch.nn.Module):

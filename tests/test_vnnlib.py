@@ -12,8 +12,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 import probust as pb
-from probust._io import OnnxModel, load_model
-from probust._onnx import ConvertedOnnx
+from probust._onnx import ConvertedOnnx, OnnxModel
 from probust.cli import main
 from probust.vnnlib import VnnlibError, parse_vnnlib
 
@@ -63,7 +62,7 @@ def test_malformed_properties_are_named(text, match):
 @pytest.mark.parametrize("name", sorted(INDEX))
 def test_suite_networks_convert_to_torch_layers_that_match_onnxruntime(name):
     path = SUITE / INDEX[name]["onnx"]
-    model = load_model(str(path))
+    model = pb.load_model(path)
     assert isinstance(model, ConvertedOnnx), getattr(model, "conversion_error", "")
     x = torch.rand(64, *model.input_shape, generator=torch.Generator().manual_seed(1)) * 4 - 2
     torch.testing.assert_close(model(x), OnnxModel(path)(x), rtol=1e-5, atol=1e-5)
@@ -90,7 +89,7 @@ def test_evaluate_vnnlib_with_proven_and_amls_writes_status_and_counterexamples(
     assert result.status == "complete" and report["summary"]["statuses"] == {"complete": 1}
     assert result.ci.low <= entry["failure_probability"] <= result.ci.high
     # counterexamples re-checked against the network and the property
-    model, (case,) = load_model(str(SUITE / entry["onnx"])), pb.vnnlib.read_vnnlib(SUITE / entry["vnnlib"])
+    model, (case,) = pb.load_model(SUITE / entry["onnx"]), pb.vnnlib.read_vnnlib(SUITE / entry["vnnlib"])
     assert result.counterexamples
     for cx in result.counterexamples:
         xp = cx.tensor(torch.float32)

@@ -15,6 +15,7 @@ from .errors import (
 )
 from .explanations import ExplanationCorrelation, ExplanationTopK, NoGradientError, Saliency
 from .intervals import ConfidenceInterval, binomial_ci, sample_size
+from .model_loading import load_model
 from .output_regions import OutputRegion
 from .properties import LabelChange, RegressionTolerance, SoftmaxStability, TopK
 from .result import CertifyResult, Counterexample, Result
@@ -54,6 +55,7 @@ __all__ = [
     "estimate",
     "estimators",
     "explanations",
+    "load_model",
     "perturbations",
     "properties",
     "read_vnnlib",

@@ -12,7 +12,7 @@ import argparse
 import contextlib
 import dataclasses
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,12 @@ from rich.progress import (
 )
 
 from . import _rng, failure_spec, zoo
-from ._io import check_output_path, load_inputs, load_model, model_input_shape, parse_indices, write_text_atomic
-from .errors import ConfigurationError, DataError, ProbustError
+from ._files import check_output_path, write_text_atomic
+from ._inputs import load_inputs, parse_indices
+from .errors import ConfigurationError, DataError, ProbustError, first_line
 from .estimators import ESTIMATORS, Estimator, check_replicas, get_estimator
 from .intervals import METHODS, check_confidence
+from .model_loading import load_model, model_input_shape
 from .perturbations import Perturbation, parse_perturbation
 from .properties import Property
 from .querying import Model, check_budget
@@ -50,28 +52,54 @@ class Parser(argparse.ArgumentParser):
         raise ConfigurationError(f"{message} (see '{self.prog} --help')")
 
 
-@dataclasses.dataclass(frozen=True)
-class Task:
-    """Everything a run needs, validated and loaded before the first query."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """How each input is run, whatever the source of the inputs: checked before anything loads."""
 
+    seed: int
+    budget: int
+    confidence: float
+    batch_size: int | None
+    device: str | None
+    json_path: Path | None
+    quiet: bool
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, estimator: Estimator) -> RunOptions:
+        """The options of the command line, each checked (the budget against ``estimator``'s minimum)."""
+        budget = check_budget(args.budget, estimator.min_budget)
+        confidence = check_confidence(args.confidence)
+        seed = _rng.resolve_seed(args.seed)
+        check_device(args.device)
+        json_path = check_output_path(args.json) if args.json else None
+        return cls(seed=seed, budget=budget, confidence=confidence, batch_size=args.batch_size, device=args.device,
+                   json_path=json_path, quiet=args.quiet)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Inputs:
+    """What a source (``--dataset``, ``--inputs`` or ``--vnnlib``) gives a run: the model to query, the inputs and
+    what fails on them."""
+
+    #: The model as queried: a saliency map of the loaded model for an explanation property.
     model: Model
     x: torch.Tensor
     y: torch.Tensor | None
     indices: list[int]
     perturbation: Perturbation
-    seed: int
-    budget: int
-    confidence: float
+    #: Where the reference label comes from: ``prediction``, ``dataset`` or ``vnnlib`` (no label).
     label_source: str
-    batch_size: int | None
-    device: str | None
-    json_path: Path | None
-    quiet: bool
-    config: dict[str, Any]
-    #: One input set and failure property per input (a VNNLIB file's boxes), instead of ``perturbation`` and
-    #: the label-change property for all.
+    #: One input set and failure property per input (a VNNLIB file's boxes, or a ``--failure`` property),
+    #: instead of ``perturbation`` and the label-change property for all.
     perturbations: Sequence[Perturbation] | None = None
-    failures: Sequence[Property] | None = None
+    failures: Sequence[Property] | Mapping[int, Property] | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Task(RunOptions, Inputs):
+    """Everything a run needs, validated and loaded before the first query, and the ``config`` its report records."""
+
+    config: dict[str, Any]
 
     @property
     def title(self) -> str:
@@ -184,45 +212,54 @@ def make_estimator(spec: str, interval: str | None) -> Estimator:
 def prepare(args: argparse.Namespace, estimator: Estimator, **extra_config: Any) -> Task:
     """Validate every option, then load the model and the inputs (cheap checks first: fail fast).
 
-    ``extra_config`` holds command-specific settings recorded in the report.
+    The inputs come from one source, ``--dataset``, ``--inputs`` or ``--vnnlib``; each refuses the options that
+    do not apply to it. ``extra_config`` holds command-specific settings recorded in the report.
     """
-    if getattr(args, "vnnlib", None) is not None:
-        return prepare_vnnlib(args, estimator, **extra_config)
-    if args.perturbation is None:
-        raise ConfigurationError("--perturbation is required (or --vnnlib, whose boxes are the input sets)")
-    perturbation = parse_perturbation(args.perturbation)
-    spec = failure_spec.parse_failure(args.failure) if getattr(args, "failure", None) else None
-    budget = check_budget(args.budget, estimator.min_budget)
-    confidence = check_confidence(args.confidence)
-    seed = _rng.resolve_seed(args.seed)
-    check_device(args.device)
-    json_path = check_output_path(args.json) if args.json else None
-    if args.split is not None and args.dataset is None:
-        raise ConfigurationError("--split applies only to --dataset; drop it with --inputs")
+    source = _VnnlibSource(args) if getattr(args, "vnnlib", None) is not None else _DataSource(args)
+    run = RunOptions.from_args(args, estimator)
     model = load_model(args.model, args.arch)
     if isinstance(model, torch.nn.Module) and args.device is not None:
         model.to(args.device)  # the estimator moves inputs to --device, the model must follow
-    x, y, source = load_data(args)
-    indices = parse_indices(args.indices, len(x))
-    if indices:  # the inputs share one shape: a family that cannot take it fails before any work or file
-        perturbation.check_input(x[indices[0]])
-    if args.label == "dataset" and y is None:
-        raise DataError(
-            f"--label dataset needs true labels, but {args.inputs} has none; save them as 'y' in a .npz "
-            "(np.savez(path, x=inputs, y=labels)) or use --label prediction"
-        )
+    inputs, described = source.load(args, model)
     config = {
-        "model": args.model, "arch": args.arch, **source, "indices": indices,
-        "perturbation": perturbation.to_spec(), "estimator": estimator.name, "params": estimator.params(),
-        "budget": budget, "confidence": confidence, "seed": seed, "label_source": args.label,
-        "batch_size": args.batch_size, "device": args.device, **extra_config,
+        "model": args.model, "arch": args.arch, **described, "estimator": estimator.name,
+        "params": estimator.params(), "budget": run.budget, "confidence": run.confidence, "seed": run.seed,
+        "label_source": inputs.label_source, "batch_size": run.batch_size, "device": run.device, **extra_config,
     }
-    failures = None
-    if spec is not None:
-        failure_spec.check_calibration_leak(spec, args.model, args.dataset, source.get("split", ""), indices)
-        model, failures, config["failure"] = prepare_failures(spec, model, args.model, x, y, indices, args.label)
-    return Task(model, x, y, indices, perturbation, seed, budget, confidence, args.label,
-                args.batch_size, args.device, json_path, args.quiet, config, failures=failures)
+    return Task(**vars(run), **vars(inputs), config=config)
+
+
+class _DataSource:
+    """``--dataset`` or ``--inputs``: one ``--perturbation`` for every input, label change or ``--failure``."""
+
+    def __init__(self, args: argparse.Namespace):
+        if args.perturbation is None:
+            raise ConfigurationError("--perturbation is required (or --vnnlib, whose boxes are the input sets)")
+        self.perturbation = parse_perturbation(args.perturbation)
+        self.failure = failure_spec.parse_failure(args.failure) if getattr(args, "failure", None) else None
+        if args.split is not None and args.dataset is None:
+            raise ConfigurationError("--split applies only to --dataset; drop it with --inputs")
+
+    def load(self, args: argparse.Namespace, model: Model) -> tuple[Inputs, dict[str, Any]]:
+        """The inputs and their description for the report."""
+        x, y, source = load_data(args)
+        indices = parse_indices(args.indices, len(x))
+        if indices:  # the inputs share one shape: a family that cannot take it fails before any work or file
+            self.perturbation.check_input(x[indices[0]])
+        if args.label == "dataset" and y is None:
+            raise DataError(
+                f"--label dataset needs true labels, but {args.inputs} has none; save them as 'y' in a .npz "
+                "(np.savez(path, x=inputs, y=labels)) or use --label prediction"
+            )
+        described = {**source, "indices": indices, "perturbation": self.perturbation.to_spec()}
+        failures = None
+        if self.failure is not None:
+            failure_spec.check_calibration_leak(self.failure, args.model, args.dataset, source.get("split", ""),
+                                                indices)
+            model, failures, described["failure"] = prepare_failures(self.failure, model, args.model, x, y, indices,
+                                                                     args.label)
+        return Inputs(model=model, x=x, y=y, indices=indices, perturbation=self.perturbation,
+                      label_source=args.label, failures=failures), described
 
 
 def prepare_failures(spec: failure_spec.FailureSpec, model: Model, model_name: str, x: torch.Tensor,
@@ -256,36 +293,29 @@ def prepare_failures(spec: failure_spec.FailureSpec, model: Model, model_name: s
     return queried, failures, record
 
 
-def prepare_vnnlib(args: argparse.Namespace, estimator: Estimator, **extra_config: Any) -> Task:
-    """A task of one input per box of a VNNLIB file: x the box centre, uniform in the box, failure its outputs."""
-    for flag, given in (("--perturbation", args.perturbation), ("--split", args.split), ("--indices", args.indices),
-                        ("--failure", getattr(args, "failure", None))):
-        if given is not None:
-            raise ConfigurationError(f"{flag} does not apply with --vnnlib (its boxes are the inputs); drop it")
-    if args.label != "prediction":
-        raise ConfigurationError("--label does not apply with --vnnlib (its output constraints are the failure)")
-    budget = check_budget(args.budget, estimator.min_budget)
-    confidence = check_confidence(args.confidence)
-    seed = _rng.resolve_seed(args.seed)
-    check_device(args.device)
-    json_path = check_output_path(args.json) if args.json else None
-    cases = read_vnnlib(args.vnnlib)
-    model = load_model(args.model, args.arch)
-    if isinstance(model, torch.nn.Module) and args.device is not None:
-        model.to(args.device)
-    shape = model_input_shape(model, args.model, cases[0].n_inputs)
-    x = torch.stack([case.centre().reshape(shape) for case in cases])
-    perturbations = [case.perturbation() for case in cases]
-    config = {
-        "model": args.model, "arch": args.arch, "vnnlib": str(args.vnnlib), "indices": list(range(len(cases))),
-        "perturbation": [p.to_spec() for p in perturbations], "failure": [c.region.describe() for c in cases],
-        "estimator": estimator.name, "params": estimator.params(), "budget": budget, "confidence": confidence,
-        "seed": seed, "label_source": "vnnlib", "batch_size": args.batch_size, "device": args.device,
-        **extra_config,
-    }
-    return Task(model, x, None, list(range(len(cases))), perturbations[0], seed, budget, confidence, "vnnlib",
-                args.batch_size, args.device, json_path, args.quiet, config, perturbations,
-                [case.region for case in cases])
+class _VnnlibSource:
+    """``--vnnlib``: one input per box of the file, x its centre, uniform in the box, failure its output constraints."""
+
+    def __init__(self, args: argparse.Namespace):
+        for flag, given in (("--perturbation", args.perturbation), ("--split", args.split),
+                            ("--indices", args.indices), ("--failure", getattr(args, "failure", None))):
+            if given is not None:
+                raise ConfigurationError(f"{flag} does not apply with --vnnlib (its boxes are the inputs); drop it")
+        if args.label != "prediction":
+            raise ConfigurationError("--label does not apply with --vnnlib (its output constraints are the failure)")
+        self.cases = read_vnnlib(args.vnnlib)  # a text file: read before the (slower) model
+
+    def load(self, args: argparse.Namespace, model: Model) -> tuple[Inputs, dict[str, Any]]:
+        """The boxes as inputs and their description for the report."""
+        shape = model_input_shape(model, args.model, self.cases[0].n_inputs)
+        perturbations = [case.perturbation() for case in self.cases]
+        indices = list(range(len(self.cases)))
+        described = {"vnnlib": str(args.vnnlib), "indices": indices,
+                     "perturbation": [p.to_spec() for p in perturbations],
+                     "failure": [case.region.describe() for case in self.cases]}
+        return Inputs(model=model, x=torch.stack([case.centre().reshape(shape) for case in self.cases]), y=None,
+                      indices=indices, perturbation=perturbations[0], label_source="vnnlib",
+                      perturbations=perturbations, failures=[case.region for case in self.cases]), described
 
 
 def check_device(device: str | None) -> None:
@@ -294,8 +324,7 @@ def check_device(device: str | None) -> None:
     try:
         torch.empty(0, device=device)  # parses the name and checks that the device exists
     except (RuntimeError, AssertionError) as err:  # older torch builds assert when CUDA is absent
-        reason = str(err).splitlines()[0]
-        raise ConfigurationError(f"--device {device!r} is not usable here: {reason}") from err
+        raise ConfigurationError(f"--device {device!r} is not usable here: {first_line(err)}") from err
 
 
 def load_data(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, Any]]:

@@ -1,9 +1,12 @@
-"""ONNX graphs as torch ``nn.Sequential`` models, for bound propagation and gradients.
+"""ONNX files as probust models: run by onnxruntime, or converted to torch ``nn.Sequential`` layers.
 
-Covers the chain-shaped graphs of verification benchmarks (VNN-COMP): Gemm, MatMul, Add / Sub / Mul / Div with
-a constant, Relu, Sigmoid, Tanh, MaxPool, AveragePool, Conv, BatchNormalization, Flatten, Reshape, Identity,
-Dropout, Constant. Every conversion is checked against onnxruntime on random inputs; a graph outside this
-subset (or one that disagrees) stays an onnxruntime model, with the reason recorded.
+:func:`load_onnx` converts a graph to layers when it can (bound propagation and gradients need layers) and
+otherwise returns the onnxruntime model, :class:`OnnxModel`, with the reason in its ``conversion_error``.
+
+The converter covers the chain-shaped graphs of verification benchmarks (VNN-COMP): Gemm, MatMul, Add / Sub /
+Mul / Div with a constant, Relu, Sigmoid, Tanh, MaxPool, AveragePool, Conv, BatchNormalization, Flatten, Reshape,
+Identity, Dropout, Constant. Every conversion is checked against onnxruntime on random inputs; a graph outside
+this subset (or one that disagrees) stays an onnxruntime model.
 
 Written by hand: ``onnx2torch`` (PyPI) needs torchvision, which would pull another torch build, and emits
 an ``fx.GraphModule`` of its own operator modules (``OnnxMatMul``, ``OnnxBinaryMathOperation``...) that the bound
@@ -20,8 +23,97 @@ import torch
 from torch import nn
 
 from .bounds import ElementwiseAffine
+from .errors import ModelError, ModelLoadError, first_line
+from .querying import Model
+
+__all__ = ["ConvertedOnnx", "OnnxModel", "load_onnx", "onnx_to_torch"]
+
+#: ONNX element types of the inputs we can feed, as numpy dtypes.
+_ONNX_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16}
 
 
+def load_onnx(path: Path) -> Model:
+    """An ONNX file as torch layers when :func:`onnx_to_torch` converts it (checked against onnxruntime), else
+    run by onnxruntime (``OnnxModel.conversion_error`` then says why; white-box estimators need layers)."""
+    runtime = OnnxModel(path)
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        runtime.conversion_error = "converting ONNX to torch layers needs the onnx package: pip install 'probust[onnx]'"
+        return runtime
+    module, reason = onnx_to_torch(path, runtime)
+    if module is None:
+        runtime.conversion_error = reason
+        return runtime
+    return module
+
+
+class OnnxModel:
+    """An ONNX model behind the probust model interface: a torch batch in, a torch tensor of outputs out.
+
+    Runs on the CPU with onnxruntime, feeds the session's first input and returns its first output. A model
+    exported with a fixed batch size is fed in chunks of that size (the last one padded).
+
+    Parameters
+    ----------
+    path
+        The ``.onnx`` file.
+    """
+
+    def __init__(self, path: Path):
+        try:
+            import onnxruntime
+        except ImportError as err:
+            raise ModelLoadError(
+                f"reading {path} needs onnxruntime; install it with: pip install 'probust[onnx]'"
+            ) from err
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime's errors derive from Exception only
+            raise ModelLoadError(
+                f"cannot read ONNX file {path} (corrupt or not ONNX?): {first_line(err)}"
+            ) from err
+        first = self.session.get_inputs()[0]
+        if first.type not in _ONNX_DTYPES:
+            raise ModelLoadError(
+                f"ONNX model {path} takes {first.type} inputs; only float inputs are supported"
+            )
+        self.input_name, self.dtype = first.name, _ONNX_DTYPES[first.type]
+        batch_dim = first.shape[0] if first.shape else None
+        self.fixed_batch = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
+        dims = list(first.shape[1:]) if first.shape else []
+        self.input_shape = tuple(dims) if dims and all(isinstance(d, int) and d > 0 for d in dims) else None
+        self.path = path
+        #: Why the graph could not be converted to torch layers (set by ``load_onnx``).
+        self.conversion_error = ""
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        array = batch.detach().cpu().numpy().astype(self.dtype, copy=False)
+        size = self.fixed_batch or max(1, len(array))
+        outputs = [self._run_padded(array[i:i + size], size) for i in range(0, len(array), size)]
+        return torch.from_numpy(np.concatenate(outputs))
+
+    def _run_padded(self, chunk: np.ndarray, size: int) -> np.ndarray:
+        """Outputs of ``chunk``, padded to ``size`` rows (repeating its last row) for a fixed-batch model."""
+        n = len(chunk)
+        if n < size:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], size - n, axis=0)])
+        return self._run(chunk)[:n]
+
+    def _run(self, array: np.ndarray) -> np.ndarray:
+        try:
+            return self.session.run(None, {self.input_name: array})[0]
+        except Exception as err:  # onnxruntime's errors derive from Exception only
+            # A RuntimeError subclass, so the estimator reports a rejected clean input as an input error.
+            raise ModelError(
+                f"ONNX model {self.path} failed on a batch of shape {array.shape}: {first_line(err)}"
+            ) from err
+
+    def __repr__(self) -> str:
+        return f"OnnxModel({str(self.path)!r})"
+
+
+# -- converter -----------------------------------------------------------------------------------------
 class OnnxConversionError(Exception):
     """Why a graph is outside the converter's subset (internal: the caller falls back to onnxruntime)."""
 

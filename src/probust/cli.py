@@ -26,7 +26,7 @@ from rich.text import Text
 
 from . import __version__, _commands, api, zoo
 from ._allocator import keep_freed_memory
-from ._io import write_json_atomic
+from ._files import write_json_atomic
 from .bench import commands as bench_commands
 from .campaign import commands as campaign_commands
 from .components import KINDS, example_of, registry
@@ -111,11 +111,10 @@ LISTED = {"perturbation": ("Perturbations", "--perturbation"), "estimator": ("Es
 
 def _list(args: argparse.Namespace, argv: list[str]) -> int:
     console = _commands.stdout_console()
-    models = Table("model", "architecture", "data set", "input shape", "test accuracy", title="Zoo models")
+    models = Table("model", "data set", "input shape", "test score", title="Zoo models (--model)")
     for name in zoo.list_models():
         info = zoo.model_info(name)
-        models.add_row(name, info["architecture"], info["dataset"], "x".join(map(str, info["input_shape"])),
-                       f"{info['test_accuracy']:.2%}")
+        models.add_row(name, info["dataset"], "x".join(map(str, info["input_shape"])), _test_score(info))
     console.print(models)
     console.print(f"Zoo data sets: {', '.join(zoo.list_datasets())} (splits: train, test, all)")
     for kind, (title, flag) in LISTED.items():
@@ -125,6 +124,11 @@ def _list(args: argparse.Namespace, argv: list[str]) -> int:
             table.add_row(name, example_of(cls), ", ".join(keys), _summary_line(cls))
         console.print(table)
     return 0
+
+
+def _test_score(info: dict[str, Any]) -> str:
+    """A zoo model's recorded test score: accuracy for a classifier, RMSE for a regression model."""
+    return f"{info['test_accuracy']:.2%} accuracy" if "test_accuracy" in info else f"RMSE {info['test_rmse']:.2f}"
 
 
 def _summary_line(obj: object) -> str:

@@ -100,11 +100,10 @@ def calibration_indices(n_test: int) -> range:
 def zoo_conformal(model_name: str, alpha: float = 0.1) -> tuple[SplitConformal, tuple[float, float]]:
     """The predictor of a zoo model calibrated on its test split's second half, with ``(coverage, mean size)``
     measured on the first half."""
-    info = zoo.model_info(model_name)
-    model, data = zoo.load_model(model_name), zoo.load_dataset(info["dataset"], info["test_split"])
-    cal = calibration_indices(len(data))
-    predictor = SplitConformal.calibrate(model, data.x[cal.start:], data.y[cal.start:], alpha)
-    return predictor, predictor.coverage(model, data.x[:cal.start], data.y[:cal.start])
+    model, (x, y) = zoo.load_model(model_name), zoo.load_model_data(model_name, "test")
+    cal = calibration_indices(len(y))
+    predictor = SplitConformal.calibrate(model, x[cal.start:], y[cal.start:], alpha)
+    return predictor, predictor.coverage(model, x[:cal.start], y[:cal.start])
 
 
 @register

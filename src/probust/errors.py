@@ -38,3 +38,9 @@ class ModelLoadError(ProbustError, OSError):
 
 class DataError(ProbustError, OSError):
     """A data set or input file is missing, corrupt, or in an unsupported format."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message, for a one-line error (torch's and onnxruntime's run over many)."""
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__

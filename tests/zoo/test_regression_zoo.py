@@ -3,9 +3,7 @@ with an exact Gaussian tail on a linear model as the gold answer."""
 
 from __future__ import annotations
 
-import hashlib
 import math
-from pathlib import Path
 
 import pytest
 import scipy.stats
@@ -27,18 +25,25 @@ def test_split_is_disjoint_and_standardised():
 
 
 def test_model_matches_its_record():
-    info = diabetes.diabetes_record()
-    path = Path(diabetes.__file__).parent / info["weights_file"]
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == info["sha256"]
-    model, test = diabetes.load_diabetes_mlp(), diabetes.load_diabetes("test")
+    info = pb.zoo.model_info("diabetes-mlp")
+    model, test = pb.zoo.load_model("diabetes-mlp"), diabetes.load_diabetes("test")
     with torch.no_grad():
         rmse = float(((model(test.x).squeeze(1) - test.y) ** 2).mean().sqrt())
     assert rmse == pytest.approx(info["test_rmse"], abs=0.01)
     assert rmse < 0.75 * float(test.y.std())  # far better than predicting the mean
 
 
+def test_old_spellings_warn_and_give_the_registry_s_model():
+    with pytest.warns(DeprecationWarning, match=r'use probust.zoo.load_model\("diabetes-mlp"\)'):
+        old = pb.zoo.load_diabetes_mlp()
+    with pytest.warns(DeprecationWarning, match="model_info"):
+        assert diabetes.diabetes_record() == pb.zoo.model_info("diabetes-mlp")
+    x = diabetes.load_diabetes("test").x
+    assert torch.equal(old(x), pb.zoo.load_model("diabetes-mlp")(x))
+
+
 def test_regression_tolerance_runs_on_the_zoo_model():
-    model, test = diabetes.load_diabetes_mlp(), diabetes.load_diabetes("test")
+    model, test = pb.zoo.load_model("diabetes-mlp"), diabetes.load_diabetes("test")
     res = pb.estimate(model, test.x[0], "gaussian:sigma=0.1", failure=pb.RegressionTolerance(5.0), budget=2000,
                       seed=0)
     assert res.failure.startswith("regression-tolerance:tolerance=5.0") and 0 < res.failure_probability < 1

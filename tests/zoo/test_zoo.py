@@ -1,4 +1,4 @@
-"""Tests of the zoo: offline data sets, their fixed split, and every claim in the model records."""
+"""Tests of the zoo: offline data sets, their fixed split, the model registry, and every claim in the model records."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from probust.zoo import (
     list_models,
     load_dataset,
     load_model,
+    load_model_data,
     load_state_dict_into,
     model_info,
 )
@@ -159,7 +160,33 @@ def test_corrupt_mnist_file_is_a_data_error(tmp_path: Path, content: bytes) -> N
 
 
 def test_every_architecture_has_a_zoo_model() -> None:
-    assert list_models() == sorted(ARCHITECTURES)
+    assert set(ARCHITECTURES) <= set(list_models())
+
+
+def test_one_registry_holds_every_zoo_model() -> None:
+    assert list_models() == ["diabetes-mlp", "digits-mlp", "mnist-cnn", "mnist-mlp", "wordlang-cnn"]
+    with pytest.raises(ConfigurationError, match="already registered"):
+        models_module.register_model(models_module.ZooModel("digits-mlp", ARCHITECTURES["digits-mlp"], "x.json",
+                                                            load_model_data))
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_zoo_model_loads_by_name_with_its_record(name: str) -> None:
+    info = model_info(name)
+    path = Path(models_module.__file__).parent / info["weights_file"]
+    assert info["name"] == name and hashlib.sha256(path.read_bytes()).hexdigest() == info["sha256"]
+    assert path.stat().st_size < 3_000_000
+    model = load_model(name)
+    assert not model.training and all(p.dtype == torch.float32 for p in model.parameters())
+    with torch.no_grad():
+        assert model(torch.ones(2, *info["input_shape"])).shape[0] == 2
+
+
+def test_load_model_data_gives_each_model_its_test_split() -> None:
+    x, y = load_model_data("digits-mlp")
+    assert torch.equal(x, load_dataset("digits", "test").x) and len(y) == model_info("digits-mlp")["n_test"]
+    x, y = load_model_data("diabetes-mlp", "train")
+    assert (tuple(x.shape), len(y)) == ((354, 10), model_info("diabetes-mlp")["n_train"])
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
@@ -170,15 +197,10 @@ def test_architectures_use_only_bound_friendly_layers(arch: str) -> None:
     assert model(torch.rand(2, *shape)).shape == (2, 10)
 
 
-@pytest.mark.parametrize("name", list_models())
-def test_zoo_model_matches_its_record(name: str) -> None:
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_image_model_matches_its_record(name: str) -> None:
     info = model_info(name)
-    path = Path(models_module.__file__).parent / info["weights_file"]
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == info["sha256"]
-    assert path.stat().st_size < 3_000_000
-
     model = load_model(name)
-    assert not model.training and all(p.dtype == torch.float32 for p in model.parameters())
     data = load_dataset(info["dataset"], info["test_split"])
     assert (len(data), list(data.input_shape), data.num_classes) == (
         info["n_test"], info["input_shape"], info["num_classes"]
@@ -198,7 +220,7 @@ def test_accuracy_targets_are_met() -> None:
     )
 
 
-@pytest.mark.parametrize("call", [load_model, model_info, lambda n: load_state_dict_into(n, "w.pt")])
+@pytest.mark.parametrize("call", [load_model, model_info, load_model_data, lambda n: load_state_dict_into(n, "w.pt")])
 def test_unknown_model_name(call) -> None:
     with pytest.raises(ConfigurationError, match="mnist-cnn"):
         call("resnet50")
@@ -208,15 +230,15 @@ def test_corrupted_weights_are_refused(tmp_path: Path) -> None:
     info = model_info("digits-mlp")
     copy = tmp_path / "digits-mlp.pt"
     shutil.copy(Path(models_module.__file__).parent / info["weights_file"], copy)
-    assert not models_module._load_from(copy, info).training  # the pristine copy loads
+    assert not models_module._load_weights("digits-mlp", copy).training  # the pristine copy loads
 
     payload = bytearray(copy.read_bytes())
     payload[len(payload) // 2] ^= 0xFF
     copy.write_bytes(bytes(payload))
     with pytest.raises(ModelLoadError, match=r"corrupt or modified: sha256 [0-9a-f]{64}, expected"):
-        models_module._load_from(copy, info)
+        models_module._load_weights("digits-mlp", copy)
     with pytest.raises(ModelLoadError, match="cannot be read"):
-        models_module._load_from(tmp_path / "missing.pt", info)
+        models_module._load_weights("digits-mlp", tmp_path / "missing.pt")
 
 
 def test_load_state_dict_into_accepts_a_state_dict(tmp_path: Path) -> None:

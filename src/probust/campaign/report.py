@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._io import write_text_atomic
+from .._files import write_text_atomic
 from .._version import __version__
 from ..metrics import cvar, evar, prob_acc, total_statistical_robustness, value_at_risk
 from ..perturbations import parse_perturbation

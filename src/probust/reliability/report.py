@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import write_text_atomic
+from .._files import write_text_atomic
 from ..reporting import figure_data_url, html_document, html_table, plt
 from .assurance import Nodes, _kind
 from .cbi import cbi_confidence

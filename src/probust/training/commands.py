@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import _commands, zoo
-from .._io import check_output_path
+from .._files import check_output_path
 from ..errors import ConfigurationError
 from . import bench as tb
 from . import leaderboard as lb

@@ -7,32 +7,26 @@ Target: disease progression one year after baseline (float32, about 25 to 346, s
 Split rule: ``numpy.random.default_rng(0).permutation(442)``; the first 88 (20%) are ``"test"``, the rest
 ``"train"``.
 
-``load_diabetes_mlp()``: a 10-32-32-1 ReLU MLP trained by ``scripts/train_diabetes.py``; its record
-``zoo/regression/diabetes-mlp.json`` holds the test RMSE and the weights' sha256, checked before
-``torch.load(weights_only=True)``. It lives apart from the classifier zoo (``list_models``), whose records all
-describe 10-class image models.
+The zoo model ``diabetes-mlp`` (``probust.zoo.load_model("diabetes-mlp")``, ``--model diabetes-mlp``): a
+10-32-32-1 ReLU MLP trained by ``scripts/train_diabetes.py``; its record ``zoo/regression/diabetes-mlp.json`` holds
+the test RMSE and the weights' sha256, checked before ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from probust.errors import ConfigurationError, DataError
-from probust.zoo.models import verified_bytes
+from probust.zoo.models import ZooModel, _old_spellings, register_model
 
 __all__ = ["RegressionData", "diabetes_mlp", "diabetes_record", "load_diabetes", "load_diabetes_mlp"]
 
-_DIR = Path(__file__).resolve().parent
-_RECORD = _DIR / "regression" / "diabetes-mlp.json"
 _N, _N_TEST = 442, 88
 
 
@@ -78,15 +72,12 @@ def diabetes_mlp() -> nn.Sequential:
     return nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 1))
 
 
-def diabetes_record() -> dict[str, Any]:
-    """The model's JSON record (training settings, test RMSE, sha256)."""
-    return json.loads(_RECORD.read_text(encoding="utf-8"))
+def _data(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    data = load_diabetes(split)
+    return data.x, data.y
 
 
-def load_diabetes_mlp() -> nn.Module:
-    """The trained MLP in eval mode, its weights' sha256 verified before they are unpickled."""
-    meta = diabetes_record()
-    payload = verified_bytes(_DIR / meta["weights_file"], meta["sha256"], remedy="re-run scripts/train_diabetes.py")
-    model = diabetes_mlp()
-    model.load_state_dict(torch.load(payload, weights_only=True, map_location="cpu"))
-    return model.float().eval()
+register_model(ZooModel("diabetes-mlp", diabetes_mlp, "regression/diabetes-mlp.json", _data,
+                        script="scripts/train_diabetes.py"))
+
+load_diabetes_mlp, diabetes_record = _old_spellings("diabetes-mlp", "load_diabetes_mlp", "diabetes_record")

@@ -1,40 +1,98 @@
-"""Pretrained zoo models: a JSON record and a checksummed weights file per model.
+"""Pretrained zoo models: one registry of every model, each with a JSON record and checksummed weights.
 
-Each model ``<name>`` is declared by ``zoo/<name>.json`` (architecture, data split, measured test
-accuracy, sha256 of the weights) next to ``zoo/weights/<name>.pt`` (a float32 state dict), both written
-by ``scripts/train_zoo.py``. The checksum is verified before anything is unpickled, so a truncated,
-corrupt or swapped file fails loudly instead of giving a model with wrong weights.
+A model is registered once (:func:`register_model`) with how to build its architecture, where its JSON record
+lies (data set, measured test score, sha256 of the weights) and how to load its data. The image classifiers are
+registered here, the regression and text models by their own modules (``zoo/diabetes.py``, ``zoo/wordlang.py``),
+which ``probust.zoo`` imports: the registry is complete whenever the package is. Each model's weights file is
+a float32 state dict written by its training script; its checksum is verified before anything is unpickled
+(and then only by ``torch.load(weights_only=True)``), so a truncated, corrupt or swapped file fails loudly
+instead of giving a model with wrong weights.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import io
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from probust._deprecation import deprecated_alias
 from probust.errors import ConfigurationError, ModelLoadError
 from probust.zoo.architectures import ARCHITECTURES
+from probust.zoo.datasets import load_dataset
 
-__all__ = ["list_models", "load_model", "load_state_dict_into", "model_info"]
+__all__ = [
+    "ZooModel", "list_models", "load_model", "load_model_data", "load_state_dict_into", "model_info",
+    "register_model", "verified_bytes",
+]
 
 _ZOO_DIR = Path(__file__).resolve().parent
 _REINSTALL = "reinstall probust or re-run scripts/train_zoo.py"
 
 
+@dataclasses.dataclass(frozen=True)
+class ZooModel:
+    """What the zoo knows of one model.
+
+    Parameters
+    ----------
+    name
+        The name users pass: ``load_model(name)``, ``probust evaluate --model name``.
+    build
+        Makes a fresh instance of the architecture, into which the weights are loaded.
+    record
+        Path of the JSON record, relative to the zoo directory; the record's ``weights_file`` is too.
+    data
+        ``data(split)``: inputs and targets (labels, or values for a regression model) of the model's data set;
+        every model has the splits ``"train"`` and ``"test"``.
+    script
+        The script that trains the model and writes its weights and record (the remedy for a corrupt file).
+    """
+
+    name: str
+    build: Callable[[], nn.Module]
+    record: str
+    data: Callable[[str], tuple[torch.Tensor, torch.Tensor]]
+    script: str = "scripts/train_zoo.py"
+
+
+_MODELS: dict[str, ZooModel] = {}
+
+
+def register_model(model: ZooModel) -> ZooModel:
+    """Add ``model`` to the zoo under ``model.name``, which must be new."""
+    if model.name in _MODELS:
+        raise ConfigurationError(f"zoo model {model.name!r} is already registered")
+    _MODELS[model.name] = model
+    return model
+
+
 def list_models() -> list[str]:
-    """Names accepted by :func:`load_model`, sorted (one per JSON record in the zoo directory)."""
-    return sorted(p.stem for p in _ZOO_DIR.glob("*.json"))
+    """Names accepted by :func:`load_model`, sorted."""
+    return sorted(_MODELS)
+
+
+def _entry(name: str) -> ZooModel:
+    try:
+        return _MODELS[name]
+    except KeyError:
+        raise ConfigurationError(f"unknown model {name!r}; valid names: {', '.join(list_models())}") from None
 
 
 def model_info(name: str) -> dict[str, Any]:
     """Return the JSON record of a zoo model (a fresh dict each call).
+
+    Every record holds ``name``, ``dataset``, ``input_shape``, ``n_train``, ``n_test``, ``sha256``,
+    ``weights_file`` and ``training``; a classifier's also ``test_correct`` and ``test_accuracy``, a regression
+    model's ``test_rmse``.
 
     Examples
     --------
@@ -42,9 +100,7 @@ def model_info(name: str) -> dict[str, Any]:
     >>> info["dataset"], info["n_test"], info["test_correct"] > 960
     ('mnist', 1000, True)
     """
-    if name not in list_models():
-        raise ConfigurationError(f"unknown model {name!r}; valid names: {', '.join(list_models())}")
-    path = _ZOO_DIR / f"{name}.json"
+    path = _ZOO_DIR / _entry(name).record
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
@@ -62,8 +118,9 @@ def load_model(name: str) -> nn.Module:
     Returns
     -------
     torch.nn.Module
-        The model in eval mode with float32 parameters on the CPU. It takes images in [0, 1] of
-        shape ``(batch, *info["input_shape"])`` and returns logits of shape ``(batch, 10)``.
+        The model in eval mode with float32 parameters on the CPU. It takes inputs of shape
+        ``(batch, *info["input_shape"])`` (``info = model_info(name)``): the image models raw pixels in [0, 1]
+        and return 10 logits.
 
     Raises
     ------
@@ -78,16 +135,36 @@ def load_model(name: str) -> nn.Module:
     >>> model.training
     False
     """
-    meta = model_info(name)
-    return _load_from(_ZOO_DIR / meta["weights_file"], meta)
+    return _load_weights(name, _ZOO_DIR / model_info(name)["weights_file"])
 
 
-def _load_from(path: Path, meta: Mapping[str, Any]) -> nn.Module:
-    """Verify ``path`` against ``meta["sha256"]``, then load it into ``meta["architecture"]``.
+def load_model_data(name: str, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and targets of the data set a zoo model was trained (``"train"``) and measured (``"test"``) on.
+
+    Examples
+    --------
+    >>> x, y = load_model_data("digits-mlp")
+    >>> tuple(x.shape), tuple(y.shape)
+    ((359, 1, 8, 8), (359,))
+    """
+    return _entry(name).data(split)
+
+
+def _old_spellings(name: str, loader: str, record: str) -> tuple[Callable[[], nn.Module], Callable[[], dict[str, Any]]]:
+    """The functions named ``loader`` and ``record`` that loaded model ``name`` and its record before the registry:
+    now :func:`load_model` and :func:`model_info` of ``name``, with a DeprecationWarning."""
+    return (deprecated_alias(loader, f'probust.zoo.load_model("{name}")', functools.partial(load_model, name)),
+            deprecated_alias(record, f'probust.zoo.model_info("{name}")', functools.partial(model_info, name)))
+
+
+def _load_weights(name: str, path: Path) -> nn.Module:
+    """The zoo model ``name`` with the weights of ``path``, verified against its record's sha256 first.
 
     Separate from :func:`load_model` so tests can point it at a tampered copy of the weights.
     """
-    return _build(meta["architecture"], verified_bytes(path, meta["sha256"]), str(path))
+    entry = _entry(name)
+    payload = verified_bytes(path, model_info(name)["sha256"], remedy=f"reinstall probust or re-run {entry.script}")
+    return _load_state(entry.build(), payload, str(path), name)
 
 
 def verified_bytes(path: str | os.PathLike[str], sha256: str, remedy: str = _REINSTALL) -> io.BytesIO:
@@ -138,11 +215,12 @@ def load_state_dict_into(arch: str, path: str | os.PathLike[str]) -> nn.Module:
         raise ConfigurationError(f"unknown architecture {arch!r}; valid names: {', '.join(ARCHITECTURES)}")
     if not Path(path).is_file():
         raise ModelLoadError(f"weights file {path} does not exist or is not a file")
-    return _build(arch, path, str(path))
+    return _load_state(ARCHITECTURES[arch](), path, str(path), arch)
 
 
-def _build(arch: str, source: str | os.PathLike[str] | io.BytesIO, label: str) -> nn.Module:
-    """Load a state dict from ``source`` into a new ``arch`` model; every failure is a ModelLoadError."""
+def _load_state(model: nn.Module, source: str | os.PathLike[str] | io.BytesIO, label: str, arch: str) -> nn.Module:
+    """Load a state dict from ``source`` into ``model`` (of architecture ``arch``); every failure is a
+    ModelLoadError."""
     try:
         state = torch.load(source, weights_only=True, map_location="cpu")
     except Exception as err:  # unpickling refused, not a torch file, truncated zip, I/O error...
@@ -159,9 +237,23 @@ def _build(arch: str, source: str | os.PathLike[str] | io.BytesIO, label: str) -
             f"{label} holds {found}, not a state dict of tensors; "
             f"save weights with torch.save(model.state_dict(), path)"
         )
-    model = ARCHITECTURES[arch]()
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:  # missing/unexpected keys or shape mismatches, all listed by torch
         raise ModelLoadError(f"{label} does not fit architecture {arch!r}: {err}") from err
     return model.float().eval()
+
+
+def _image_data(dataset: str) -> Callable[[str], tuple[torch.Tensor, torch.Tensor]]:
+    """``ZooModel.data`` of a model of the image data set ``dataset`` (see :func:`probust.zoo.load_dataset`)."""
+
+    def data(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        images = load_dataset(dataset, split)
+        return images.x, images.y
+
+    return data
+
+
+register_model(ZooModel("mnist-mlp", ARCHITECTURES["mnist-mlp"], "mnist-mlp.json", _image_data("mnist")))
+register_model(ZooModel("mnist-cnn", ARCHITECTURES["mnist-cnn"], "mnist-cnn.json", _image_data("mnist")))
+register_model(ZooModel("digits-mlp", ARCHITECTURES["digits-mlp"], "digits-mlp.json", _image_data("digits")))

@@ -9,18 +9,17 @@ are dropped, and so are words found in more than one list (ambiguous). Per langu
 draws 6,000 words (sorted first), the first 1,200 are ``"test"`` and the rest ``"train"``. Inputs are
 :func:`probust.perturbations.text_edits.encode` codes of length 16; labels 0-3 in ``LANGUAGES`` order.
 
-:func:`load_wordlang_model`: a character CNN (embedding 16, two width-3 convolutions of 64 channels, max over
-positions, linear) trained by ``scripts/train_wordlang.py``; record ``zoo/text/wordlang-cnn.json``.
+The zoo model ``wordlang-cnn`` (``probust.zoo.load_model("wordlang-cnn")``, ``--model wordlang-cnn``): a character
+CNN (embedding 16, two width-3 convolutions of 64 channels, max over positions, linear) trained by
+``scripts/train_wordlang.py``; record ``zoo/text/wordlang-cnn.json``.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import unicodedata
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -28,15 +27,13 @@ from torch import nn
 
 from probust.errors import ConfigurationError, DataError
 from probust.perturbations.text_edits import ALPHABET, encode
-from probust.zoo.models import verified_bytes
+from probust.zoo.models import ZooModel, _old_spellings, register_model
 
 __all__ = ["LANGUAGES", "WordLangCNN", "load_wordlang_model", "load_words", "wordlang_record"]
 
 LANGUAGES = ("english", "french", "german", "spanish")
 _FILES = ("american-english", "french", "ngerman", "spanish")
 LENGTH, PER_LANGUAGE, N_TEST = 16, 6000, 1200
-_DIR = Path(__file__).resolve().parent
-_RECORD = _DIR / "text" / "wordlang-cnn.json"
 
 
 def _normalise(word: str) -> str:
@@ -98,14 +95,12 @@ class WordLangCNN(nn.Module):
         return self.head(h)
 
 
-def wordlang_record() -> dict[str, Any]:
-    return json.loads(_RECORD.read_text(encoding="utf-8"))
+def _data(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y, _ = load_words(split)
+    return x, y
 
 
-def load_wordlang_model() -> nn.Module:
-    """The trained CNN in eval mode, its weights' sha256 verified before ``torch.load(weights_only=True)``."""
-    meta = wordlang_record()
-    payload = verified_bytes(_DIR / meta["weights_file"], meta["sha256"], remedy="re-run scripts/train_wordlang.py")
-    model = WordLangCNN()
-    model.load_state_dict(torch.load(payload, weights_only=True, map_location="cpu"))
-    return model.float().eval()
+register_model(ZooModel("wordlang-cnn", WordLangCNN, "text/wordlang-cnn.json", _data,
+                        script="scripts/train_wordlang.py"))
+
+load_wordlang_model, wordlang_record = _old_spellings("wordlang-cnn", "load_wordlang_model", "wordlang_record")
