@@ -1,53 +1,10 @@
-"""What a timing depends on: the machine and the software, recorded with every bench result.
+"""Deprecated: the hardware record moved to :mod:`probust.hardware` (training records it too, without PR-Bench)."""
 
-Wall seconds and query throughput are only comparable between rows measured on the same hardware with the
-same thread count; the leaderboard prints this record next to the times (the comparability rule of
-docs/pr-bench.md).
-"""
+import warnings
 
-from __future__ import annotations
+from ..hardware import hardware, hardware_id
 
-import hashlib
-import json
-import os
-import platform
-from typing import Any
+__all__ = ["hardware", "hardware_id"]
 
-import numpy as np
-import scipy
-import torch
-
-from .._version import __version__
-
-
-def hardware() -> dict[str, Any]:
-    """Platform, CPU, core and thread counts, library versions of this process."""
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "probust": __version__,
-    }
-
-
-def hardware_id(record: dict[str, Any]) -> str:
-    """Short stable id of a hardware record (sha256 of its canonical JSON)."""
-    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def _cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo on Linux (``platform.processor()`` is often empty there)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+warnings.warn("probust.bench.hardware is deprecated; import hardware and hardware_id from probust.hardware",
+              DeprecationWarning, stacklevel=2)

@@ -14,7 +14,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from .. import __version__
+from .._sqlite import config_id
+from .._version import __version__
 from ..reporting import figure_data_url, hardware_line, html_document, html_table, markdown_table, plt
 from .cases import CASES
 from .scoring import CellScore, EstimatorScore, score_cell, summarize
@@ -29,8 +30,6 @@ HEADERS = ("estimator", "median |log10 err|", "worst", "median rel. RMSE", "cove
 
 def load(store: BenchStore, run: str | None = None) -> tuple[str, dict[str, Any], list[CellScore]]:
     """The run's id, its configuration and its scored cells (those stored so far)."""
-    from ..campaign.store import config_id
-
     rid, config = store.run_config(run)
     proto = config["protocol"]
     keys = {(cid, ver, name, config_id(params), proto["budget"], proto["confidence"], r)

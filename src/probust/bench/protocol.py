@@ -20,14 +20,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import _rng
+from .._sqlite import config_id
 from ..bounds.crown import UnsupportedLayerError
-from ..campaign.store import config_id
 from ..errors import ConfigurationError
 from ..estimators import ESTIMATORS, PLAN_DEFAULTS, Estimator, get_estimator
+from ..hardware import hardware, hardware_id
 from ..intervals import check_confidence
 from ..querying import check_budget
 from .cases import BENCH_VERSION, Case
-from .hardware import hardware, hardware_id
 from .store import BenchStore
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
-from ..campaign.store import ResultsStore, config_id
+from .._sqlite import SqliteStore, config_id
 from ..errors import ConfigurationError
 
 _SCHEMA = """
@@ -46,17 +45,14 @@ CREATE TABLE IF NOT EXISTS bench_hardware (id TEXT PRIMARY KEY, record TEXT NOT 
 KEY = ("case_id", "case_version", "estimator", "params", "budget", "confidence", "repetition")
 
 
-class BenchStore(ResultsStore):
+class BenchStore(SqliteStore):
     """PR-Bench runs and cells in a SQLite results database (created on first use).
 
-    A :class:`~probust.campaign.store.ResultsStore` with three more tables: opening, WAL journal, error
-    messages and transactions are the campaign store's, and one file can hold campaigns and bench runs.
+    Opening, WAL journal, error messages and transactions are every store's (:mod:`probust._sqlite`); one file
+    can hold campaigns, bench runs and training cells, each package's own tables.
     """
 
-    def __init__(self, path: str | Path):
-        super().__init__(path)
-        with self._transaction() as db:
-            db.executescript(_SCHEMA)
+    _schema = _SCHEMA
 
     # -- runs ----------------------------------------------------------------------------------------
     def create_run(self, config: dict[str, Any]) -> str:

@@ -14,10 +14,12 @@ import hashlib
 import json
 from typing import Any
 
-from .. import __version__, _commands, api, zoo
-from .._io import check_output_path, load_model
+from .. import _commands, api, zoo
+from .._files import check_output_path
+from .._version import __version__
 from ..errors import ConfigurationError
 from ..metrics import total_statistical_robustness
+from ..model_loading import load_model
 from .store import ResultsStore
 
 #: The options that define what a campaign computes (stored, and replayed by ``resume``).

@@ -9,17 +9,16 @@ configurations can never mix, because each row belongs to exactly one campaign i
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
-import sqlite3
 import time
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ConfigurationError, DataError
+from .._sqlite import SqliteStore, config_id
+from ..errors import ConfigurationError
 from ..result import Result
+
+__all__ = ["ResultsStore", "config_id"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -39,40 +38,10 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
-def config_id(config: Mapping[str, Any]) -> str:
-    """Stable id of a configuration: sha256 of its canonical JSON (sorted keys, no whitespace)."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+class ResultsStore(SqliteStore):
+    """A SQLite results database of campaigns (created on first use; the file may hold bench tables too)."""
 
-
-class ResultsStore:
-    """A SQLite results database (created on first use)."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if self.path.exists() and not self.path.is_file():
-            raise DataError(f"results database {self.path} is not a file")
-        if not self.path.parent.is_dir():
-            raise ConfigurationError(f"folder {self.path.parent} of the results database does not exist")
-        try:
-            self._db = sqlite3.connect(self.path, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")  # readers (status) never block the writer
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as err:
-            raise DataError(f"{self.path} is not a probust results database ({err})") from err
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> ResultsStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._db:  # commits on success, rolls back on error
-            yield self._db
+    _schema = _SCHEMA
 
     # -- campaigns -----------------------------------------------------------------------------------
     def create(self, config: Mapping[str, Any], indices: list[int]) -> str:

@@ -14,10 +14,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .. import __version__, _commands, zoo
-from .._io import check_output_path, load_inputs, load_model, write_json_atomic, write_text_atomic
+from .. import _commands, zoo
+from .._files import check_output_path, write_json_atomic, write_text_atomic
+from .._inputs import load_inputs
+from .._version import __version__
 from ..errors import ConfigurationError
 from ..intervals import check_confidence
+from ..model_loading import load_model
 from ._common import check_probability
 from .assurance import gsn_argument, to_gsn_yaml
 from .cbi import cbi_demands_needed

@@ -17,11 +17,11 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from .._sqlite import config_id
 from .._version import __version__
-from ..bench.hardware import hardware, hardware_id
 from ..bench.store import BenchStore
-from ..campaign.store import config_id
 from ..errors import ConfigurationError, ProbustError
+from ..hardware import hardware, hardware_id
 from ..zoo import load_dataset
 from .methods import METHODS, get_method
 from .protocol import ProtocolResult, evaluate_protocol
@@ -82,12 +82,14 @@ FULL = TrainingBench(dataset="mnist", arch="mnist-cnn", eps=0.1, epochs=5, n_tra
 
 
 class TrainingStore(BenchStore):
-    """The bench database with the ``training_cells`` table."""
+    """The bench database with the ``training_cells`` table.
 
-    def __init__(self, path: Any):
-        super().__init__(path)
-        with self._transaction() as db:
-            db.executescript(_SCHEMA)
+    The training bench extends PR-Bench (its runs and hardware tables; its command is ``probust bench training``),
+    so ``training`` imports ``bench`` and never the reverse: ``bench`` does not know the training bench exists,
+    the CLI wires its command in (:func:`probust.training.commands.register_bench`; tests/test_architecture.py).
+    """
+
+    _schema = _SCHEMA
 
     def add_training_cell(self, key: tuple, status: str, record: str | None, protocol: str | None,
                           message: str | None, hardware: str) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from .. import api
-from ..bench.hardware import hardware
+from ..hardware import hardware
 from ..metrics import total_statistical_robustness
 from ..perturbations import UniformLinf
 from ..serialisation import Serialisable

@@ -21,10 +21,10 @@ from typing import Any
 
 import torch
 
-from .._io import write_bytes_atomic, write_json_atomic
+from .._files import write_bytes_atomic, write_json_atomic
 from .._version import __version__
-from ..bench.hardware import hardware
 from ..errors import ConfigurationError, DataError, ModelError
+from ..hardware import hardware
 from ..perturbations import Perturbation, UniformLinf
 from ..serialisation import Serialisable
 from ..zoo import ARCHITECTURES, ArrayDataset
