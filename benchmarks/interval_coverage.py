@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from probust.intervals import METHODS, binomial_bounds
+from probust.intervals import INTERVAL_METHODS, binomial_bounds
 
 
 def coverage(method: str, n: int, p: np.ndarray, confidence: float) -> np.ndarray:
@@ -27,7 +27,7 @@ def main() -> None:
     print(f"two-sided {confidence:.0%} intervals, p on a log grid in [1e-5, 0.5] (400 points)")
     print(f"{'n':>7} {'method':>16} {'min coverage':>13} {'mean coverage':>14} {'share of p below nominal':>25}")
     for n in (100, 1000, 10_000):
-        for method in METHODS:
+        for method in INTERVAL_METHODS:
             cov = coverage(method, n, p, confidence)
             print(f"{n:7,} {method:>16} {cov.min():13.4f} {cov.mean():14.4f} {np.mean(cov < confidence):25.1%}")
 

@@ -5,6 +5,7 @@ class and one registration, to prove that adding a unit takes nothing more."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 
 import pytest
 import torch
@@ -81,6 +82,18 @@ def test_old_spellings_still_work_with_a_deprecation_warning():
         assert MonteCarlo().get_params() == MonteCarlo().params()
     with pytest.warns(DeprecationWarning, match="name"):
         assert pb.perturbations.Rotation.spec_name == "rotation"
+
+
+@pytest.mark.parametrize(("module", "old", "new"), [
+    ("probust.intervals", "METHODS", "INTERVAL_METHODS"), ("probust.reliability.pfd", "METHODS", "PFD_METHODS"),
+    ("probust.explanations", "METHODS", "SALIENCY_METHODS"), ("probust.bench.protocol", "Cell", "BenchCell"),
+])
+def test_names_that_meant_several_things_are_renamed_and_the_old_ones_still_read(module, old, new):
+    mod = importlib.import_module(module)
+    with pytest.warns(DeprecationWarning, match=new):
+        assert getattr(mod, old) is getattr(mod, new)
+    with pytest.raises(AttributeError):
+        mod.NO_SUCH_NAME  # noqa: B018
 
 
 # -- the kits over every registered unit (estimators: tests/estimators/test_conformance.py) ---------------------

@@ -10,7 +10,7 @@ from scipy import special, stats
 from statsmodels.stats.proportion import proportion_confint
 
 from probust import ConfigurationError, binomial_ci, sample_size
-from probust.intervals import GUARANTEED, METHODS, beta_binomial_confidence_sequence, binomial_bounds
+from probust.intervals import GUARANTEED, INTERVAL_METHODS, beta_binomial_confidence_sequence, binomial_bounds
 
 STATSMODELS_NAME = {"clopper-pearson": "beta", "wilson": "wilson", "jeffreys": "jeffreys"}
 
@@ -77,7 +77,7 @@ def test_bad_confidence_raises(conf):
 def test_unknown_method_lists_the_choices():
     with pytest.raises(ConfigurationError, match="clopper-pearson"):
         binomial_ci(1, 10, 0.9, "agresti")
-    assert set(METHODS) == {"clopper-pearson", "wilson", "hoeffding", "jeffreys"}
+    assert set(INTERVAL_METHODS) == {"clopper-pearson", "wilson", "hoeffding", "jeffreys"}
 
 
 def test_sample_size_planners():

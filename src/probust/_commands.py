@@ -33,7 +33,7 @@ from ._files import check_output_path, write_text_atomic
 from ._inputs import load_inputs, parse_indices
 from .errors import ConfigurationError, DataError, ProbustError, first_line
 from .estimators import ESTIMATORS, Estimator, check_replicas, get_estimator
-from .intervals import METHODS, check_confidence
+from .intervals import INTERVAL_METHODS, check_confidence
 from .model_loading import load_model, model_input_shape
 from .perturbations import Perturbation, parse_perturbation
 from .properties import Property
@@ -160,7 +160,7 @@ def add_estimate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--estimator", default="mc", metavar="SPEC",
                         help=f"NAME or NAME:key=value,... with NAME one of {', '.join(ESTIMATORS)} (default: mc; "
                              "e.g. amls:n_particles=2000; `probust list` shows the parameters)")
-    parser.add_argument("--interval", choices=METHODS, help="interval method of the estimator (mc only)")
+    parser.add_argument("--interval", choices=INTERVAL_METHODS, help="interval method of the estimator (mc only)")
     parser.add_argument("--budget", type=count, default=10_000, help="queries per input (default: 10000)")
     parser.add_argument("--confidence", type=float, default=0.95, help="interval confidence (default: 0.95)")
     parser.add_argument("--decompose", action=argparse.BooleanOptionalAction, default=None,

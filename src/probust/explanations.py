@@ -35,6 +35,7 @@ import scipy.stats
 import torch
 from torch import nn
 
+from ._deprecation import renamed_constants
 from .components import Interval, Options, param, register
 from .errors import ConfigurationError, ModelError, ProbustError
 from .properties import Property, _strict
@@ -42,9 +43,10 @@ from .properties import Property, _strict
 __all__ = ["ExplanationCorrelation", "ExplanationTopK", "NoGradientError", "Saliency"]
 
 Method = Literal["gradient-x-input", "integrated-gradients"]
-METHODS = ("gradient-x-input", "integrated-gradients")
+SALIENCY_METHODS = ("gradient-x-input", "integrated-gradients")
+__getattr__ = renamed_constants(__name__, {"METHODS": ("SALIENCY_METHODS", SALIENCY_METHODS)})
 #: The spec keys of the explanation properties that configure the saliency map (:class:`Saliency`).
-SALIENCY_OPTIONS = {"saliency": Options(*METHODS), "steps": Interval(int, 1)}
+SALIENCY_OPTIONS = {"saliency": Options(*SALIENCY_METHODS), "steps": Interval(int, 1)}
 CORRELATIONS = Options("pearson", "spearman")
 
 _FIX = ("saliency needs a differentiable PyTorch model: pass an nn.Module (or a state dict with --arch) "
@@ -80,8 +82,8 @@ class Saliency(nn.Module):
     def __init__(self, model: Callable[[torch.Tensor], torch.Tensor], method: Method = "gradient-x-input",
                  steps: int = 32, absolute: bool = True):
         super().__init__()
-        if method not in METHODS:
-            raise ConfigurationError(f"unknown saliency method {method!r}; choose one of {', '.join(METHODS)}")
+        if method not in SALIENCY_METHODS:
+            raise ConfigurationError(f"unknown saliency method {method!r}; choose one of {', '.join(SALIENCY_METHODS)}")
         if isinstance(steps, bool) or int(steps) != steps or steps < 1:
             raise ConfigurationError(f"integrated gradients needs steps >= 1 (an integer), got {steps!r}")
         if not callable(model):

@@ -22,6 +22,7 @@ from typing import Literal
 import numpy as np
 from scipy import optimize, special, stats
 
+from ._deprecation import renamed_constants
 from .errors import ConfigurationError
 
 Sided = Literal["two-sided", "upper", "lower"]
@@ -50,7 +51,8 @@ class ConfidenceInterval:
         return ConfidenceInterval(1.0 - self.high, 1.0 - self.low, self.confidence, self.method, flipped)  # type: ignore[arg-type]
 
 Method = Literal["clopper-pearson", "wilson", "hoeffding", "jeffreys"]
-METHODS: tuple[str, ...] = ("clopper-pearson", "wilson", "hoeffding", "jeffreys")
+INTERVAL_METHODS: tuple[str, ...] = ("clopper-pearson", "wilson", "hoeffding", "jeffreys")
+__getattr__ = renamed_constants(__name__, {"METHODS": ("INTERVAL_METHODS", INTERVAL_METHODS)})
 GUARANTEED: frozenset[str] = frozenset({"clopper-pearson", "hoeffding"})
 SIDES: tuple[str, ...] = ("two-sided", "upper", "lower")
 
@@ -92,7 +94,7 @@ def binomial_bounds(
         half = np.sqrt(np.log(1 / alpha_tail) / (2 * n))
         lo, hi = p - half, p + half
     else:
-        raise ConfigurationError(f"unknown interval method {method!r}; choose one of {METHODS}")
+        raise ConfigurationError(f"unknown interval method {method!r}; choose one of {INTERVAL_METHODS}")
     return np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import torch
 
-from .intervals import METHODS, ConfidenceInterval, Sided, binomial_ci
+from .intervals import INTERVAL_METHODS, ConfidenceInterval, Sided, binomial_ci
 from .serialisation import Serialisable, jsonable
 
 #: 2: ``status`` and ``counterexamples`` (records of version 1 read with their defaults).
@@ -169,7 +169,7 @@ class Result(Serialisable):
             self.diagnostics["n_failures"],
             self.diagnostics["n_samples"],
             confidence if confidence is not None else self.ci.confidence,
-            method or (self.ci.method if self.ci.method in METHODS else "clopper-pearson"),  # type: ignore[arg-type]
+            method or (self.ci.method if self.ci.method in INTERVAL_METHODS else "clopper-pearson"),  # type: ignore[arg-type]
             sided or self.ci.sided,
         )
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import _rng
+from .._deprecation import renamed_constants
 from .._sqlite import config_id
 from ..bounds.crown import UnsupportedLayerError
 from ..errors import ConfigurationError
@@ -52,7 +53,7 @@ QUICK = Protocol(repeats=2, budget=20_000, confidence=0.95)
 
 
 @dataclasses.dataclass(frozen=True)
-class Cell:
+class BenchCell:
     """One (case, estimator, repetition) under a protocol."""
 
     case: Case
@@ -69,6 +70,10 @@ class Cell:
     def key(self) -> tuple:
         return (self.case.id, self.case.version, self.estimator_name, config_id(cell_params(self.estimator)),
                 self.protocol.budget, self.protocol.confidence, self.repetition)
+
+
+#: ``Cell``, the old name of ``BenchCell`` (renamed: ``probust.reliability.Cell`` is a profile cell).
+__getattr__ = renamed_constants(__name__, {"Cell": ("BenchCell", BenchCell)})
 
 
 def cell_params(estimator: Estimator) -> dict[str, Any]:
@@ -94,10 +99,10 @@ def resolve_estimators(specs: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(get_estimator(spec).to_spec() for spec in specs))
 
 
-def plan(cases: Sequence[Case], estimators: Sequence[str], protocol: Protocol) -> list[Cell]:
+def plan(cases: Sequence[Case], estimators: Sequence[str], protocol: Protocol) -> list[BenchCell]:
     """All cells of a run, case-major (a case's model is built once and reused by every estimator)."""
     instances = {name: get_estimator(name) for name in estimators}
-    return [Cell(case, name, instances[name], r, protocol)
+    return [BenchCell(case, name, instances[name], r, protocol)
             for case in cases for r in range(protocol.repeats) for name in estimators]
 
 
@@ -112,7 +117,7 @@ def run_config(cases: Sequence[Case], estimators: Sequence[str], protocol: Proto
     }
 
 
-def run_cell(cell: Cell) -> tuple[str, str | None, str | None]:
+def run_cell(cell: BenchCell) -> tuple[str, str | None, str | None]:
     """Run one cell: ``(status, Result JSON or None, message or None)``."""
     inst = cell.case.build()
     try:
@@ -127,7 +132,7 @@ def run_cell(cell: Cell) -> tuple[str, str | None, str | None]:
 
 def run_bench(
     store: BenchStore, cases: Sequence[Case], estimators: Sequence[str], protocol: Protocol,
-    on_cell: Callable[[Cell, str, bool], None] | None = None,
+    on_cell: Callable[[BenchCell, str, bool], None] | None = None,
 ) -> tuple[str, int]:
     """Run every missing cell, committing each as it finishes; returns the run id and cells computed.
 

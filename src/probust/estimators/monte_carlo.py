@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from ..components import Options, param, register
-from ..intervals import METHODS, SIDES, Method, Sided, binomial_ci
+from ..intervals import INTERVAL_METHODS, SIDES, Method, Sided, binomial_ci
 from ..querying import Oracle
 from ._base import Estimator, Outcome
 
@@ -35,7 +35,7 @@ class MonteCarlo(Estimator):
         ``"two-sided"`` (default) or ``"upper"`` for a one-sided upper bound on the failure probability.
     """
 
-    interval: Method = param("clopper-pearson", Options(*METHODS))
+    interval: Method = param("clopper-pearson", Options(*INTERVAL_METHODS))
     sided: Sided = param("two-sided", Options(*SIDES))
     name = "mc"
 

@@ -26,7 +26,7 @@ from .assurance import gsn_argument, to_gsn_yaml
 from .cbi import cbi_demands_needed
 from .claim import ReliabilityClaim, assess, prior_text
 from .evidence import CampaignEvidence, load_campaign
-from .pfd import METHODS, operational_pfd
+from .pfd import PFD_METHODS, operational_pfd
 from .profile import profile_cells
 from .rates import parse_duration, parse_rate
 from .redundancy import one_out_of_two
@@ -55,7 +55,7 @@ def register(commands: Any) -> None:
     p.add_argument("--op-cells", type=int, default=10, metavar="K", help="cells of the profile (default 10)")
     p.add_argument("--target-pfd", type=float, required=True, metavar="P", help="the claim: pfd <= P")
     p.add_argument("--confidence", type=float, default=0.95, help="confidence of the claim (default 0.95)")
-    p.add_argument("--method", choices=METHODS, default="bound",
+    p.add_argument("--method", choices=PFD_METHODS, default="bound",
                    help="upper bound: distribution-free 'bound' (default) or Bayesian-bootstrap 'posterior'")
     p.add_argument("--demand-rate", metavar="RATE", help="demands per unit time, e.g. 10/h, 1/yr, 10Hz: gives PFH "
                                                          "and the IEC 61508 mode")
@@ -168,7 +168,7 @@ def reliability_command(args: argparse.Namespace, argv: list[str]) -> int:
     common = dict(undecided=ev.undecided, confidence=confidence, seed=args.seed)
     pfd = operational_pfd(ev.failure_probabilities, cells, profile, method=args.method, **common)
     alternative = operational_pfd(ev.failure_probabilities, cells, profile,
-                                  method=next(m for m in METHODS if m != args.method), **common)
+                                  method=next(m for m in PFD_METHODS if m != args.method), **common)
     redundancy = None if other is None else one_out_of_two(
         ev.failure_probabilities, other.failure_probabilities, cells, profile, undecided_a=ev.undecided,
         undecided_b=other.undecided, confidence=confidence, method=args.method,

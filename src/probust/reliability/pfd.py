@@ -50,15 +50,17 @@ from typing import Literal
 import numpy as np
 from scipy import optimize, special
 
+from .._deprecation import renamed_constants
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval, check_confidence
 from ..metrics import OperationalProfile, weighted_pfd
 from ..serialisation import Serialisable
 
-__all__ = ["METHODS", "Cell", "OperationalPfd", "kl_upper_bound", "operational_pfd"]
+__all__ = ["PFD_METHODS", "Cell", "OperationalPfd", "kl_upper_bound", "operational_pfd"]
 
 Method = Literal["bound", "posterior"]
-METHODS: tuple[str, ...] = ("bound", "posterior")
+PFD_METHODS: tuple[str, ...] = ("bound", "posterior")
+__getattr__ = renamed_constants(__name__, {"METHODS": ("PFD_METHODS", PFD_METHODS)})
 
 
 def kl_upper_bound(mean: float, n: int, delta: float) -> float:
@@ -214,8 +216,8 @@ def operational_pfd(
     (1e-05, 0.00306, 0.00299)
     """
     confidence = check_confidence(confidence)
-    if method not in METHODS:
-        raise ConfigurationError(f"unknown pfd method {method!r}; choose one of {METHODS}")
+    if method not in PFD_METHODS:
+        raise ConfigurationError(f"unknown pfd method {method!r}; choose one of {PFD_METHODS}")
     y, c, mask, n_cells = _checked(failure_probabilities, cells, profile, undecided)
     counts = None if profile is None else np.asarray(profile.counts, dtype=float)
     op = np.ones(1) if counts is None else counts / counts.sum()
