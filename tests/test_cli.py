@@ -190,7 +190,8 @@ BAD_RUNS = {
     "corrupt file, no arch": (["--model", "file:garbage.pt"], "corrupt"),
     "state dict without arch": (["--model", "file:state.pth"], "--arch"),
     "arch with a zoo model": (["--arch", MODEL], "--arch"),
-    "inputs of the wrong shape": (["--inputs", "file:wide.npy"], "rejected an input of shape (5,)"),
+    "inputs of the wrong shape": (["--inputs", "file:wide.npy"], "has shape (5,), but digits-mlp takes inputs of shape "
+                                                                 "(1, 8, 8)"),
     "model returning NaN": (["--model", "file:nan.pt"], "NaN"),
     "missing inputs file": (["--inputs", "tmp:missing.npy"], "not found"),
     "npz without x": (["--inputs", "file:nox.npz"], "no array 'x'"),

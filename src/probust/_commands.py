@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import dataclasses
 import functools
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from ._inputs import load_inputs, parse_indices
 from .errors import ConfigurationError, DataError, ProbustError, first_line
 from .estimators import ESTIMATORS, Estimator, check_replicas, get_estimator
 from .intervals import INTERVAL_METHODS, check_confidence
-from .model_loading import load_model, model_input_shape
+from .model_loading import declared_input_shape, load_model, model_input_shape
 from .perturbations import Perturbation, parse_perturbation
 from .properties import Property
 from .querying import Model, check_budget
@@ -243,6 +244,10 @@ class _DataSource:
     def load(self, args: argparse.Namespace, model: Model) -> tuple[Inputs, dict[str, Any]]:
         """The inputs and their description for the report."""
         x, y, source = load_data(args)
+        expected = declared_input_shape(model, args.model)
+        if expected is not None and math.prod(x.shape[1:]) != math.prod(expected):  # flat vectors may be fine
+            raise DataError(f"each input in {args.inputs or args.dataset} has shape {tuple(x.shape[1:])}, but "
+                            f"{args.model} takes inputs of shape {expected}; save them in that shape")
         indices = parse_indices(args.indices, len(x))
         if indices:  # the inputs share one shape: a family that cannot take it fails before any work or file
             self.perturbation.check_input(x[indices[0]])

@@ -94,11 +94,17 @@ def load_model_file(path: str | os.PathLike[str], arch: str | None = None) -> Mo
     return zoo.load_state_dict_into(arch, path)
 
 
-def model_input_shape(model: Model, source: str, n_inputs: int) -> tuple[int, ...]:
-    """One input's shape for a model that takes ``n_inputs`` values (ONNX graph, zoo record, else flat)."""
+def declared_input_shape(model: Model, source: str) -> tuple[int, ...] | None:
+    """One input's shape as the model declares it (an ONNX graph's input, a zoo record), or None."""
     shape = getattr(model, "input_shape", None)
     if shape is None and source in zoo.list_models():
-        shape = tuple(zoo.model_info(source)["input_shape"])
+        shape = zoo.model_info(source)["input_shape"]
+    return None if shape is None else tuple(shape)
+
+
+def model_input_shape(model: Model, source: str, n_inputs: int) -> tuple[int, ...]:
+    """One input's shape for a model that takes ``n_inputs`` values (ONNX graph, zoo record, else flat)."""
+    shape = declared_input_shape(model, source)
     if shape is None:
         return (n_inputs,)
     if int(np.prod(shape)) != n_inputs:

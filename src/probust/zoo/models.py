@@ -224,9 +224,12 @@ def _load_state(model: nn.Module, source: str | os.PathLike[str] | io.BytesIO, l
     try:
         state = torch.load(source, weights_only=True, map_location="cpu")
     except Exception as err:  # unpickling refused, not a torch file, truncated zip, I/O error...
+        # torch's own text for a refused unpickling advises weights_only=False: wrong for a damaged file and
+        # unsafe for an untrusted one, so only the error's kind is quoted
         raise ModelLoadError(
-            f"cannot read {label} as a state dict ({type(err).__name__}: {err}); a pickled nn.Module or "
-            f"arbitrary object is refused for safety: save weights with torch.save(model.state_dict(), path)"
+            f"cannot read {label} as a state dict ({type(err).__name__}): the file is damaged, is not a PyTorch "
+            "file, or holds pickled objects, which are refused for safety; save weights with "
+            "torch.save(model.state_dict(), path)"
         ) from err
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         if isinstance(state, Mapping):
