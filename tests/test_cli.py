@@ -326,3 +326,15 @@ def test_evaluate_says_when_the_interval_is_a_bound(estimator, note, capsys):
     out = run_ok(evaluate_args("--dataset", DATASET, "--indices", "0", "--estimator", estimator), capsys)
     notes = [line for line in out.splitlines() if line.startswith("[p low, p high] is")]
     assert len(notes) == (note is not None) and all(note in line for line in notes), out
+
+
+def test_every_pr_summary_says_how_many_clean_predictions_are_wrong(tmp_path, capsys):
+    """PR is measured around the model's own prediction: a headline PR must come with the clean accuracy."""
+    path = tmp_path / "r.json"
+    out = run_ok(["evaluate", "--model", MODEL, "--dataset", DATASET, "--indices", "0:30", "--budget", "100",
+                  "--perturbation", "uniform-linf:eps=0.05,clip=0:1", "--quiet", "--json", str(path)], capsys)
+    report = json.loads(path.read_text())
+    truth = [(r["true_label"], r["result"]["label"]) for r in report["results"]]
+    correct = sum(y == label for y, label in truth)
+    assert report["summary"]["clean_accuracy"] == {"correct": correct, "inputs": 30}
+    assert f"clean accuracy {correct}/30" in out

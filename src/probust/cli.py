@@ -85,7 +85,7 @@ def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
         api.estimate, estimator=estimator, budget=task.budget, confidence=task.confidence, **options,
     )
     results = _commands.run_task(task, call)
-    summary = _estimate_summary(results)
+    summary = {**_estimate_summary(results), **_clean_accuracy(task, results)}
     _print_estimates(task, results, summary)
     _write_report(task, argv, results, summary)
     return 0
@@ -98,7 +98,7 @@ def _certify(args: argparse.Namespace, argv: list[str]) -> int:
         api.certify, max_failure=certifier.max_failure, budget=task.budget, confidence=task.confidence
     )
     results = cast(list[CertifyResult], _commands.run_task(task, call))
-    summary = _certify_summary(results)
+    summary = {**_certify_summary(results), **_clean_accuracy(task, results)}
     _print_certificates(task, results, summary)
     _write_report(task, argv, results, summary)
     return 0
@@ -205,7 +205,7 @@ def _print_estimates(task: _commands.Task, results: Sequence[Result], summary: d
                                                   confidence=task.confidence)))
     for status in unfinished:
         console.print(Text(_STATUS_NOTES[status]))
-    console.print(f"mean PR {summary['mean_pr']:.4f} over {_inputs(summary['n_inputs'])}; "
+    console.print(f"mean PR {summary['mean_pr']:.4f} over {_inputs(summary['n_inputs'])}{_accuracy_text(summary)}; "
                   f"{summary['total_queries']:,} queries in {summary['total_seconds']:.1f} s")
 
 
@@ -218,8 +218,29 @@ def _print_certificates(task: _commands.Task, results: Sequence[CertifyResult], 
     console = _commands.stdout_console()
     console.print(table)
     console.print(f"{summary['robust']} robust, {summary['not_robust']} not robust, {summary['undecided']} "
-                  f"undecided out of {_inputs(summary['n_inputs'])}; {summary['total_queries']:,} queries in "
+                  f"undecided out of {_inputs(summary['n_inputs'])}{_accuracy_text(summary)}; "
+                  f"{summary['total_queries']:,} queries in "
                   f"{summary['total_seconds']:.1f} s")
+
+
+def _clean_accuracy(task: _commands.Task, results: Sequence[Result]) -> dict[str, Any]:
+    """``clean_accuracy``: how many inputs the model classifies right, next to every PR summary (issue 26).
+
+    PR is measured around the model's own prediction, right or wrong, so a model that predicts one class
+    everywhere has PR 1: the headline must not hide that. Only with true labels and ``--label prediction``.
+    """
+    if task.y is None or task.label_source != "prediction":
+        return {}
+    pairs = [(int(task.y[i]), r.label) for i, r in zip(task.indices, results, strict=True) if r.label is not None]
+    return {"clean_accuracy": {"correct": sum(y == label for y, label in pairs), "inputs": len(pairs)}} if pairs else {}
+
+
+def _accuracy_text(summary: dict[str, Any]) -> str:
+    if "clean_accuracy" not in summary:
+        return ""
+    k, n = summary["clean_accuracy"]["correct"], summary["clean_accuracy"]["inputs"]
+    wrong = f" (PR is measured around each prediction, and {n - k} of them are wrong)" if k < n else ""
+    return f"; clean accuracy {k}/{n}{wrong}"
 
 
 def _inputs(n: int) -> str:
