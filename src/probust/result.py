@@ -195,3 +195,19 @@ class CertifyResult(Result):
 
     decision: Literal["robust", "not robust", "undecided"]
     max_failure: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BabResult(Result):
+    """Branch-and-bound's result (``estimators.bab``): the exact interval ``ci`` and a sound one beside it.
+
+    ``sound_low <= p <= sound_high`` holds for the model itself, with no sampling: the mass of the input boxes
+    proven failing, and that plus the mass of the boxes left undecided. ``ci`` narrows it with i.i.d. draws
+    inside the undecided boxes (``guarantee = "exact"``). The ``boxes_*`` count the leaves of the partition.
+    """
+
+    sound_low: float
+    sound_high: float
+    boxes_failing: int
+    boxes_safe: int
+    boxes_undecided: int

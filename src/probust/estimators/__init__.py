@@ -9,6 +9,7 @@ from ._base import Estimator, Outcome
 from ._decompose import PLAN_DEFAULTS, check_replicas
 from .monte_carlo import MonteCarlo
 from .proven import Proven
+from .bab import BranchAndBound
 from .amls import AdaptiveMultilevelSplitting
 from .last_particle import LastParticle
 from .importance import ImportanceSampling
@@ -30,7 +31,7 @@ def get_estimator(estimator: str | Estimator) -> Estimator:
 
 
 __all__ = [
-    "ESTIMATORS", "PLAN_DEFAULTS", "AdaptiveMultilevelSplitting", "CCCert", "CramerChernoff", "Estimator",
-    "GradientSMC", "ImportanceSampling", "LastParticle", "MonteCarlo", "Outcome", "Proven", "Provero",
+    "ESTIMATORS", "PLAN_DEFAULTS", "AdaptiveMultilevelSplitting", "BranchAndBound", "CCCert", "CramerChernoff",
+    "Estimator", "GradientSMC", "ImportanceSampling", "LastParticle", "MonteCarlo", "Outcome", "Proven", "Provero",
     "SequentialCertifier", "check_replicas", "get_estimator",
 ]

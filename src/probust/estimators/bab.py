@@ -1,0 +1,263 @@
+"""Branch-and-bound over the input box with sampling inside the undecided boxes: sound and exact bounds on p.
+
+Quantitative verification of low-dimensional inputs: counting the failing inputs is the #DNN-Verification
+problem (Marzari, Corsi, Cicalese & Farinelli, "The #DNN-Verification problem: counting unsafe inputs for
+deep neural networks", IJCAI 2023); eps-ProVe (Marzari, Roncolato & Farinelli, "Scaling #DNN-Verification
+tools with efficient bound propagation and parallel computing", AAAI 2024) enumerates provably safe regions
+by splitting the input and bounding each piece; complete verifiers (alpha,beta-CROWN, Marabou) split the input
+box of low-dimensional controllers the same way. Here, for inputs uniform on a box (Box, UniformLinf; with a
+clip the law is that of x' = clip(lo + w z), z uniform on the unit cube, and the mass of a sub-box of z is its
+volume), with failure a union of polytopes OR_i AND_j g_ij(f(x)) >= 0 (``output_regions``):
+
+    U = {[0, 1]^D}; bound it                                  # D: the coordinates of non-zero width
+    until U is empty, ``max_boxes`` boxes are bounded or mass(U) <= ``tolerance``:
+        take the ``split_batch`` boxes of U of largest mass
+        bisect each along argmax_i (a_i + mean_j a_j) w_i     # a_i = sum_r |A_ri| over the rows still open:
+                                                              # CROWN slope x width (IBP: the widest side)
+        bound all children in one tensor pass (``bounds.batched``, CROWN or IBP):
+            failing    if for some i: min_j lower g_ij > 0    -> m_fail += mass
+            safe       if for every i: min_j upper g_ij < 0   -> dropped
+            undecided  otherwise                              -> into U
+    sound:     m_fail <= p <= m_fail + M                      # M = mass(U)
+    sampling:  n = budget draws: box b of U with probability m_b / M, then uniform in it; k fail
+    exact:     p in [m_fail + M CP_low(k, n), m_fail + M CP_high(k, n)]   (Clopper-Pearson at ``confidence``)
+
+Why the exact interval holds at ``confidence``: the partition uses no randomness and no query, so m_fail, M
+and U are constants. Drawing b with probability m_b / M and then uniformly in b is the perturbation law
+conditioned on U, so the n draws are i.i.d. Bernoulli(q) with q = P(F and U) / M, and since the failing boxes
+lie in F and the safe ones outside it, p = m_fail + M q exactly: Clopper-Pearson's coverage for q is the
+interval's for p. Each box receives n m_b / M draws on average (allocation by mass, multinomial); all the
+queries go where the bounds could not decide, so the interval is M times narrower than Monte Carlo's at
+equal draws on q = p / M. ``guarantee = "exact"``: ``ci`` rests on i.i.d. sampling; the sound bounds
+(``BabResult.sound_low`` / ``sound_high``) rest on the bounds alone and hold for the model itself.
+
+Rounding: bounds are computed in float64 (as PROVEN's) and a box is decided only by a margin above
+``DECISION_MARGIN``; masses are dyadic (products of halvings), so they and their ``math.fsum`` are exact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Literal
+
+import torch
+
+from .. import _rng
+from ..bounds.batched import BatchedBounds
+from ..components import Interval, Options, param, register
+from ..errors import ConfigurationError
+from ..intervals import ConfidenceInterval, binomial_ci
+from ..output_regions import output_region
+from ..perturbations import Box, UniformLinf
+from ..querying import Oracle
+from ..result import BabResult
+from ._base import Estimator, Outcome
+
+#: Most coordinates of non-zero width: halving every side of a box once takes 2^D boxes, 65,536 here,
+#: beyond which splitting cannot shrink the undecided mass and the run is Monte Carlo at a higher cost.
+MAX_DIMENSION = 16
+#: A bound decides a box only with this margin (float64 rounding of the bounds is ~1e-14).
+DECISION_MARGIN = 1e-9
+#: Draws per random block: the numbers of a seed do not depend on the model's batch size.
+_BLOCK = 16_384
+
+
+@register
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BranchAndBound(Estimator):
+    """Sound bounds on p by partitioning the input box, narrowed by sampling inside the undecided boxes.
+
+    Parameters
+    ----------
+    max_boxes
+        Boxes bounded at most (bound evaluations; they cost no model query).
+    split_batch
+        Boxes split per round, the heaviest first; their children are bounded in one tensor pass.
+    tolerance
+        Stop splitting once the sound interval is this narrow (the mass of the undecided boxes).
+    relaxation
+        ``"crown"`` (default) or ``"ibp"`` (interval bounds: looser, cheaper, splits the widest side).
+    """
+
+    max_boxes: int = param(16_384, Interval(int, 1))
+    split_batch: int = param(256, Interval(int, 1))
+    tolerance: float = param(0.0, Interval(float, 0, 1))
+    relaxation: Literal["crown", "ibp"] = param("crown", Options("crown", "ibp"))
+    name = "bab"
+    guarantee = "exact"
+    result_type = BabResult
+    tags = frozenset({"white-box"})
+
+    def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
+        space = _Space.of(oracle)
+        rows = _Rows.of(output_region(oracle.failure, oracle.clean_output.flatten(1).shape[1]))
+        bounds = BatchedBounds(oracle.model, oracle.x, self.relaxation)  # type: ignore[arg-type]
+        fresh, pool = _Boxes.cube(space.dim, 1), _Boxes.cube(space.dim, 0)  # to bound; undecided, heaviest first
+        failing, n_safe, bounded = [], 0, 0
+        while len(fresh):
+            verdict, fresh.split_dim = rows.classify(bounds, fresh, space)
+            bounded += len(fresh)
+            failing += fresh.mass[verdict == 1].tolist()
+            n_safe += int((verdict == -1).sum())
+            pool = pool.join(fresh.take(verdict == 0))
+            pool = pool.take(torch.argsort(pool.mass, descending=True, stable=True))
+            wide = math.fsum(pool.mass.tolist()) > self.tolerance
+            heavy = min(self.split_batch, len(pool), (self.max_boxes - bounded) // 2) if wide else 0
+            fresh, pool = pool.take(slice(0, heavy)).bisect(), pool.take(slice(heavy, None))
+        m_fail, m_open = math.fsum(failing), math.fsum(pool.mass.tolist())
+        k, n = _sample(oracle, pool, space, entropy) if len(pool) else (0, 0)
+        q = binomial_ci(k, n, confidence, "clopper-pearson") if n else None
+        q_low, q_high = (q.low, q.high) if q else (0.0, 0.0)  # no undecided box: p = m_fail exactly
+        ci = ConfidenceInterval(m_fail + m_open * q_low, min(1.0, m_fail + m_open * q_high), confidence,
+                                "proven-failing mass + undecided mass x clopper-pearson")
+        diagnostics = {"bound_evaluations": bounded, "mass_failing": m_fail, "mass_undecided": m_open,
+                       "undecided_draws": n, "undecided_failures": k, "dimension": space.dim}
+        extra = {"sound_low": m_fail, "sound_high": min(1.0, m_fail + m_open), "boxes_failing": len(failing),
+                 "boxes_safe": n_safe, "boxes_undecided": len(pool)}
+        return Outcome(m_fail + m_open * k / max(n, 1), ci, diagnostics=diagnostics, extra=extra)
+
+
+@dataclasses.dataclass
+class _Boxes:
+    """Boxes ``[lo, hi]`` (N, D) of the latent cube, and the dimension each is to be split along."""
+
+    lo: torch.Tensor
+    hi: torch.Tensor
+    split_dim: torch.Tensor
+
+    @classmethod
+    def cube(cls, dim: int, n: int) -> _Boxes:
+        """``n`` copies of the unit cube (0 or 1)."""
+        return cls(torch.zeros(n, dim, dtype=torch.float64), torch.ones(n, dim, dtype=torch.float64),
+                   torch.zeros(n, dtype=torch.long))
+
+    def __len__(self) -> int:
+        return len(self.lo)
+
+    @property
+    def mass(self) -> torch.Tensor:
+        """The volume of each box: its probability, exact (a product of halvings)."""
+        return (self.hi - self.lo).prod(1)
+
+    def take(self, index: torch.Tensor | slice) -> _Boxes:
+        return _Boxes(self.lo[index], self.hi[index], self.split_dim[index])
+
+    def join(self, other: _Boxes) -> _Boxes:
+        return _Boxes(torch.cat([self.lo, other.lo]), torch.cat([self.hi, other.hi]),
+                      torch.cat([self.split_dim, other.split_dim]))
+
+    def bisect(self) -> _Boxes:
+        """Both halves of every box along its split dimension (all lower halves, then all upper ones)."""
+        rows, dims = torch.arange(len(self)), self.split_dim
+        mid = (self.lo[rows, dims] + self.hi[rows, dims]) / 2
+        lower_hi, upper_lo = self.hi.clone(), self.lo.clone()
+        lower_hi[rows, dims], upper_lo[rows, dims] = mid, mid
+        return _Boxes(torch.cat([self.lo, upper_lo]), torch.cat([lower_hi, self.hi]), dims.repeat(2))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Space:
+    """x' = clip(lo + width u), u uniform on the unit cube; the partition runs over the ``varying`` coordinates."""
+
+    lo: torch.Tensor
+    width: torch.Tensor
+    varying: torch.Tensor
+    clip: tuple[float, float] | None
+
+    @classmethod
+    def of(cls, oracle: Oracle) -> _Space:
+        pert = oracle.perturbation
+        if not isinstance(oracle.model, torch.nn.Module):
+            raise ConfigurationError("bab bounds the model's layers: pass a torch.nn.Module, not a callable")
+        if not isinstance(pert, (Box, UniformLinf)):
+            raise ConfigurationError(f"bab partitions a box of uniform inputs (box, uniform-linf), got "
+                                     f"{pert.to_spec()}: use mc or amls")
+        lo, width = pert.affine_form(oracle.x.detach().double().cpu())
+        varying = torch.nonzero(width.flatten() > 0).flatten()
+        if len(varying) > MAX_DIMENSION:
+            raise ConfigurationError(f"bab partitions the input box, which pays in at most {MAX_DIMENSION} dimensions; "
+                                     f"this input varies in {len(varying)} coordinates: use amls (or mc)")
+        if not len(varying):
+            raise ConfigurationError("the box has no coordinate of non-zero width: every input is x itself")
+        return cls(lo, width, varying, pert.clip)
+
+    @property
+    def dim(self) -> int:
+        return len(self.varying)
+
+    def latent(self, z: torch.Tensor) -> torch.Tensor:
+        """Full latents (N, *x.shape) of the varying coordinates' values z (the others do not move x)."""
+        full = z.new_zeros(len(z), self.lo.numel())
+        full[:, self.varying] = z
+        return full.reshape(len(z), *self.lo.shape)
+
+    def sides(self, boxes: _Boxes) -> torch.Tensor:
+        """The boxes' input widths per varying coordinate: width x latent width, exact where no clip bites
+        (rounding must not break the ties of equal sides: the split, hence the partition, would depend on it)."""
+        side = self.width.flatten()[self.varying] * (boxes.hi - boxes.lo)
+        if self.clip is None:
+            return side
+        a, b = ((self.lo + self.width * self.latent(z)).flatten(1)[:, self.varying] for z in (boxes.lo, boxes.hi))
+        return torch.where((a < self.clip[0]) | (b > self.clip[1]), b.clamp(*self.clip) - a.clamp(*self.clip), side)
+
+    def inputs(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.lo + self.width * self.latent(z)
+        return x if self.clip is None else x.clamp(*self.clip)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rows:
+    """The failure's half-spaces g_r(y) = a_r . y + b_r >= 0; ``spec`` = (a; -a) bounds both sides of each."""
+
+    spec: torch.Tensor
+    offset: torch.Tensor
+    polytope: torch.Tensor  # the polytope of each half-space
+
+    @classmethod
+    def of(cls, region) -> _Rows:
+        matrices = region.matrices()
+        a = torch.cat([A for A, _ in matrices])
+        sizes = torch.tensor([len(b) for _, b in matrices])
+        return cls(torch.cat([a, -a]), torch.cat([b for _, b in matrices]),
+                   torch.repeat_interleave(torch.arange(len(matrices)), sizes))
+
+    def classify(self, bounds: BatchedBounds, boxes: _Boxes, space: _Space) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per box: 1 failing, -1 safe, 0 undecided (module docstring), and the dimension to split it along."""
+        lo_x, hi_x = space.inputs(boxes.lo), space.inputs(boxes.hi)
+        result = bounds(lo_x, hi_x, self.spec)
+        r = len(self.offset)
+        low, up = result.lower[:, :r] + self.offset, self.offset - result.lower[:, r:]
+        fails = (self._per_polytope(low) > DECISION_MARGIN).any(1)
+        safe = (self._per_polytope(up) < -DECISION_MARGIN).all(1)
+        side = space.sides(boxes)
+        influence = side
+        if result.slopes is not None:  # CROWN: |slope| x width, over the rows whose sign is still open
+            coef = (result.slopes[:, :, space.varying].abs() * _open_rows(low, up)).sum(1)
+            # + the mean slope: a side of slope 0 (a relaxation symmetric in it, |u| over a box centred on u = 0)
+            # is still split once it is the widest by far (else boxes become slabs: measured, 3d-box-1e-3)
+            influence = (coef + coef.mean(1, keepdim=True)) * side
+        influence = torch.where(influence.sum(1, keepdim=True) > 0, influence, boxes.hi - boxes.lo)
+        return torch.where(fails, 1, torch.where(safe, -1, 0)), influence.argmax(1)
+
+    def _per_polytope(self, values: torch.Tensor) -> torch.Tensor:
+        """min over each polytope's rows: (N, polytopes)."""
+        out = values.new_full((len(values), int(self.polytope.max()) + 1), math.inf)
+        return out.scatter_reduce(1, self.polytope.expand_as(values), values, "amin")
+
+
+def _open_rows(low: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    """Mask (N, 2R, 1) of the bound rows (both sides) of the half-spaces whose sign a box leaves open."""
+    return ((low <= DECISION_MARGIN) & (up >= -DECISION_MARGIN)).repeat(1, 2).unsqueeze(2)
+
+
+def _sample(oracle: Oracle, boxes: _Boxes, space: _Space, entropy: int) -> tuple[int, int]:
+    """Failures among the remaining budget's draws from the law conditioned on the union of ``boxes``."""
+    n, k = oracle.remaining, 0
+    cumulative = torch.cumsum(boxes.mass, 0)
+    for block, first in enumerate(range(0, n, _BLOCK)):
+        u = torch.from_numpy(_rng.block_generator(entropy, 0, block).random((min(_BLOCK, n - first), 1 + space.dim)))
+        pick = torch.searchsorted(cumulative, u[:, 0] * cumulative[-1], right=True).clamp_max(len(boxes) - 1)
+        z = boxes.lo[pick] + (boxes.hi[pick] - boxes.lo[pick]) * u[:, 1:]
+        k += int((oracle.scores(space.latent(z)) > 0).sum())
+    return k, n
