@@ -197,13 +197,23 @@ class CertifyResult(Result):
     max_failure: float
 
 
+@dataclasses.dataclass(frozen=True)
+class FailingRegion:
+    """A box of inputs ``lo <= x' <= hi`` (flat, in C order) proven to fail everywhere, and its probability."""
+
+    lo: tuple[float, ...]
+    hi: tuple[float, ...]
+    mass: float
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class BabResult(Result):
     """Branch-and-bound's result (``estimators.bab``): the exact interval ``ci`` and a sound one beside it.
 
     ``sound_low <= p <= sound_high`` holds for the model itself, with no sampling: the mass of the input boxes
     proven failing, and that plus the mass of the boxes left undecided. ``ci`` narrows it with i.i.d. draws
-    inside the undecided boxes (``guarantee = "exact"``). The ``boxes_*`` count the leaves of the partition.
+    inside the undecided boxes (``guarantee = "exact"``). The ``boxes_*`` count the leaves of the partition;
+    ``failing_regions`` are the heaviest proven-failing boxes: counterexamples that are regions, not points.
     """
 
     sound_low: float
@@ -211,3 +221,4 @@ class BabResult(Result):
     boxes_failing: int
     boxes_safe: int
     boxes_undecided: int
+    failing_regions: tuple[FailingRegion, ...] = ()

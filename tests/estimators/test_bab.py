@@ -69,6 +69,18 @@ def test_result_is_a_bab_result_that_round_trips_through_json():
     assert res.diagnostics["undecided_draws"] == 500 and res.diagnostics["mass_undecided"] > 0
 
 
+def test_failing_regions_are_boxes_where_every_input_fails():
+    c = UNION[3]  # two modes
+    res = BranchAndBound(max_boxes=4096).estimate(c.model, c.x, c.perturbation, budget=1, seed=0)
+    assert len(res.failing_regions) == 10 and sum(r.mass for r in res.failing_regions) <= res.sound_low
+    for region in res.failing_regions:
+        lo, hi = torch.tensor(region.lo), torch.tensor(region.hi)
+        assert region.mass == pytest.approx(float((hi - lo).prod()))
+        with torch.no_grad():
+            logits = c.model(lo + (hi - lo) * torch.rand(200, 2, dtype=torch.float64))
+        assert bool((logits[:, 1:].amax(1) > logits[:, 0]).all())
+
+
 def test_batched_bounds_equal_crown_one_box_at_a_time_and_are_sound():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3)).double()
@@ -117,3 +129,19 @@ def test_unsupported_laws_properties_and_models_are_refused():
     _one_line_error(ConfigurationError, "not linear in the outputs", c.model, c.x, c.perturbation,
                     failure=pb.properties.SoftmaxStability())
     _one_line_error(ConfigurationError, "torch.nn.Module", lambda t: c.model(t), c.x, c.perturbation)
+    _one_line_error(ConfigurationError, "BabResult", c.model, c.x, c.perturbation, decompose=True)
+
+
+def test_an_output_region_union_of_polytopes_is_bounded_polytope_by_polytope():
+    """Identity model, failure = triangle (area 0.045) or square (0.04) of the outputs: p = 0.085 exactly."""
+    net = nn.Sequential(nn.Linear(2, 2)).double().eval()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.eye(2))
+        net[0].bias.zero_()
+    region = (pb.OutputRegion.polytope([[1, 0], [0, 1], [-1, -1]], [-0.6, -0.6, 1.5])
+              | pb.OutputRegion.polytope([[-1, 0], [0, -1]], [0.2, 0.2]))
+    res = BranchAndBound(max_boxes=4096).estimate(net, torch.tensor([0.4, 0.4], dtype=torch.float64),
+                                                  pb.perturbations.Box(lo=0.0, hi=1.0), failure=region,
+                                                  budget=2000, seed=0)
+    assert res.sound_low <= 0.085 <= res.sound_high and res.sound_high - res.sound_low < 0.005
+    assert res.ci.contains(0.085) and res.boxes_failing and res.boxes_safe

@@ -51,7 +51,7 @@ from ..intervals import ConfidenceInterval, binomial_ci
 from ..output_regions import output_region
 from ..perturbations import Box, UniformLinf
 from ..querying import Oracle
-from ..result import BabResult
+from ..result import BabResult, FailingRegion
 from ._base import Estimator, Outcome
 
 #: Most coordinates of non-zero width: halving every side of a box once takes 2^D boxes, 65,536 here,
@@ -59,6 +59,8 @@ from ._base import Estimator, Outcome
 MAX_DIMENSION = 16
 #: A bound decides a box only with this margin (float64 rounding of the bounds is ~1e-14).
 DECISION_MARGIN = 1e-9
+#: Proven-failing boxes a result lists (the heaviest).
+MAX_REGIONS = 10
 #: Draws per random block: the numbers of a seed do not depend on the model's batch size.
 _BLOCK = 16_384
 
@@ -94,18 +96,17 @@ class BranchAndBound(Estimator):
         rows = _Rows.of(output_region(oracle.failure, oracle.clean_output.flatten(1).shape[1]))
         bounds = BatchedBounds(oracle.model, oracle.x, self.relaxation)  # type: ignore[arg-type]
         fresh, pool = _Boxes.cube(space.dim, 1), _Boxes.cube(space.dim, 0)  # to bound; undecided, heaviest first
-        failing, n_safe, bounded = [], 0, 0
+        failing, n_safe, bounded = _Boxes.cube(space.dim, 0), 0, 0
         while len(fresh):
             verdict, fresh.split_dim = rows.classify(bounds, fresh, space)
             bounded += len(fresh)
-            failing += fresh.mass[verdict == 1].tolist()
+            failing = failing.join(fresh.take(verdict == 1))
             n_safe += int((verdict == -1).sum())
-            pool = pool.join(fresh.take(verdict == 0))
-            pool = pool.take(torch.argsort(pool.mass, descending=True, stable=True))
+            pool = pool.join(fresh.take(verdict == 0)).heaviest_first()
             wide = math.fsum(pool.mass.tolist()) > self.tolerance
             heavy = min(self.split_batch, len(pool), (self.max_boxes - bounded) // 2) if wide else 0
             fresh, pool = pool.take(slice(0, heavy)).bisect(), pool.take(slice(heavy, None))
-        m_fail, m_open = math.fsum(failing), math.fsum(pool.mass.tolist())
+        m_fail, m_open = math.fsum(failing.mass.tolist()), math.fsum(pool.mass.tolist())
         k, n = _sample(oracle, pool, space, entropy) if len(pool) else (0, 0)
         q = binomial_ci(k, n, confidence, "clopper-pearson") if n else None
         q_low, q_high = (q.low, q.high) if q else (0.0, 0.0)  # no undecided box: p = m_fail exactly
@@ -114,7 +115,7 @@ class BranchAndBound(Estimator):
         diagnostics = {"bound_evaluations": bounded, "mass_failing": m_fail, "mass_undecided": m_open,
                        "undecided_draws": n, "undecided_failures": k, "dimension": space.dim}
         extra = {"sound_low": m_fail, "sound_high": min(1.0, m_fail + m_open), "boxes_failing": len(failing),
-                 "boxes_safe": n_safe, "boxes_undecided": len(pool)}
+                 "boxes_safe": n_safe, "boxes_undecided": len(pool), "failing_regions": space.regions(failing)}
         return Outcome(m_fail + m_open * k / max(n, 1), ci, diagnostics=diagnostics, extra=extra)
 
 
@@ -146,6 +147,9 @@ class _Boxes:
     def join(self, other: _Boxes) -> _Boxes:
         return _Boxes(torch.cat([self.lo, other.lo]), torch.cat([self.hi, other.hi]),
                       torch.cat([self.split_dim, other.split_dim]))
+
+    def heaviest_first(self) -> _Boxes:
+        return self.take(torch.argsort(self.mass, descending=True, stable=True))
 
     def bisect(self) -> _Boxes:
         """Both halves of every box along its split dimension (all lower halves, then all upper ones)."""
@@ -200,6 +204,12 @@ class _Space:
             return side
         a, b = ((self.lo + self.width * self.latent(z)).flatten(1)[:, self.varying] for z in (boxes.lo, boxes.hi))
         return torch.where((a < self.clip[0]) | (b > self.clip[1]), b.clamp(*self.clip) - a.clamp(*self.clip), side)
+
+    def regions(self, boxes: _Boxes) -> tuple[FailingRegion, ...]:
+        """The ``MAX_REGIONS`` heaviest boxes as input regions."""
+        heavy = boxes.heaviest_first().take(slice(0, MAX_REGIONS))
+        lo, hi = (self.inputs(z).flatten(1).tolist() for z in (heavy.lo, heavy.hi))
+        return tuple(FailingRegion(tuple(a), tuple(b), m) for a, b, m in zip(lo, hi, heavy.mass.tolist(), strict=True))
 
     def inputs(self, z: torch.Tensor) -> torch.Tensor:
         x = self.lo + self.width * self.latent(z)
