@@ -138,8 +138,8 @@ class Estimator(Component, ABC):
         elif label is not None:
             raise ConfigurationError("pass either label= or failure=, not both (a failure property carries its label)")
         if (decompose or (replicas or 1) > 1) and self.result_type is not Result:
-            raise ConfigurationError(f"{self.name} returns a {self.result_type.__name__}, whose own fields parts or "
-                                     "replicas cannot combine: leave decompose and replicas unset")
+            raise ConfigurationError(f"{self.name} returns a {self.result_type.__name__} (a decision, or a result with "
+                                     "fields of its own), which has no parts or replicas to combine")
         entropy = _rng.resolve_seed(seed)
         start = time.perf_counter()
         settings = dict(batch_size=batch_size, device=device, dtype=dtype, progress=progress)
