@@ -6,6 +6,7 @@ The gold suite (``bench.ball_union``) has p exact by geometry; the ReLU gold cas
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,6 +20,7 @@ from probust.bounds.batched import BatchedBounds
 from probust.errors import ConfigurationError
 from probust.estimators import BranchAndBound
 from probust.result import BabResult, Result
+from probust.vnnlib import read_vnnlib
 
 UNION = union_cases()
 RELU = [c for c in select_cases(["relu/*"]) if "/linf/" in c.id]
@@ -81,9 +83,12 @@ def test_failing_regions_are_boxes_where_every_input_fails():
         assert bool((logits[:, 1:].amax(1) > logits[:, 0]).all())
 
 
-def test_batched_bounds_equal_crown_one_box_at_a_time_and_are_sound():
+@pytest.mark.parametrize("pool, width", [(nn.Identity(), 16), (nn.MaxPool1d(3, stride=2, padding=1), 8)])
+def test_batched_bounds_are_crowns_one_box_at_a_time_or_tighter_and_sound(pool, width):
+    """Tighter only where IBP beats CROWN on an output row (the batched bound keeps the larger of the two)."""
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3)).double()
+    net = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Unflatten(1, (1, 16)), pool, nn.Flatten(),
+                        nn.Linear(width, 16), nn.ReLU(), nn.Linear(16, 3)).double()
     spec = torch.tensor([[1.0, -1.0, 0.0], [0.0, -1.0, 1.0]], dtype=torch.float64)
     centre, radius = torch.rand(32, 3, dtype=torch.float64), 0.3 * torch.rand(32, 3, dtype=torch.float64)
     lo, hi = centre - radius, centre + radius
@@ -91,10 +96,10 @@ def test_batched_bounds_equal_crown_one_box_at_a_time_and_are_sound():
     for b in range(len(lo)):
         one = NetworkBounds(net, centre[b], box=(lo[b], hi[b]))
         form = one.linear_bounds(spec)
-        assert torch.allclose(batched.lower[b], one.lower(form.A.flatten(1), form.c), rtol=0, atol=1e-12)
+        assert bool((batched.lower[b] >= one.lower(form.A.flatten(1), form.c) - 1e-12).all())
     points = lo[:, None] + (hi - lo)[:, None] * torch.rand(32, 500, 3, dtype=torch.float64)
     with torch.no_grad():
-        assert bool(((net(points) @ spec.T).amin(1) >= batched.lower).all())
+        assert bool(((net(points.flatten(0, 1)).reshape(32, 500, 3) @ spec.T).amin(1) >= batched.lower).all())
     ibp = BatchedBounds(net, centre[0], "ibp")(lo, hi, spec)
     assert ibp.slopes is None and bool((ibp.lower <= batched.lower + 1e-12).all())
 
@@ -145,3 +150,15 @@ def test_an_output_region_union_of_polytopes_is_bounded_polytope_by_polytope():
                                                   budget=2000, seed=0)
     assert res.sound_low <= 0.085 <= res.sound_high and res.sound_high - res.sound_low < 0.005
     assert res.ci.contains(0.085) and res.boxes_failing and res.boxes_safe
+
+
+@pytest.mark.parametrize("name", ["maxpool-analytic-4.6e-18", "maxpool-analytic-4.9e-5"])
+def test_vnnlib_max_pool_networks_with_exact_p_are_bounded_soundly(name):
+    """The ONNX 6-40-maxpool-2 networks of the VNNLIB suite whose p is s^6 / 15 exactly (4.6e-18, 4.86e-5)."""
+    suite = Path(pb.__file__).parent / "zoo" / "vnnlib"
+    p = json.loads((suite / "index.json").read_text())[name]["failure_probability"]
+    (case,) = read_vnnlib(suite / f"{name}.vnnlib")
+    res = BranchAndBound(max_boxes=4096).estimate(pb.load_model(suite / f"{name}.onnx"), case.centre().float(),
+                                                  case.perturbation(), failure=case.region, budget=5000, seed=0)
+    assert res.sound_low <= p <= res.sound_high and res.sound_high / res.sound_low < 20
+    assert res.ci.contains(p) and res.ci.high / res.ci.low < 1.2

@@ -10,13 +10,15 @@ dimension B, and for box b, specification row r and the rows of ``spec`` C:
 
 CROWN here is the relaxation of ``bounds.crown`` (Zhang et al., NeurIPS 2018) per box: each ReLU with
 pre-activation bounds l < 0 < u is relaxed between ``alpha z`` (CROWN's adaptive slope, alpha = 1 iff u > -l)
-and the chord ``u (z - l) / (u - l)``; pre-activation bounds are IBP's intersected with CROWN's own (the
-backward pass from that layer with identity rows, skipped where IBP is exact: one mixing layer over a box).
+and the chord ``u (z - l) / (u - l)``, each max-pool window between its lines in ``bounds.crown``; the bounds
+of their inputs are IBP's intersected with CROWN's own (the backward pass from that layer with identity rows,
+skipped where IBP is exact: one mixing layer over a box).
 The lower bound returned is the larger of IBP's and CROWN's (both sound). Arithmetic is float64 on the CPU,
 as in ``bounds.crown``.
 
-Supported layers: Linear, ReLU, ElementwiseAffine, BatchNorm1d (eval), Flatten / Unflatten / Identity /
-Dropout (eval); others raise ``UnsupportedLayerError`` (the low-dimensional inputs this serves are vectors).
+Supported layers: Linear, ReLU, MaxPool1d / 2d (``crown``'s relaxation), ElementwiseAffine, BatchNorm1d (eval),
+Flatten / Unflatten / Identity / Dropout (eval); others raise ``UnsupportedLayerError`` (the low-dimensional
+inputs this serves are vectors: no convolutions yet).
 """
 
 from __future__ import annotations
@@ -27,13 +29,24 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .crown import UnsupportedLayerError, _batchnorm_affine, _interval_forward, crown_slopes, double_layers
+from .crown import (
+    _MAXPOOL,
+    UnsupportedLayerError,
+    _batchnorm_affine,
+    _fold_windows,
+    _interval_forward,
+    _maxpool_relaxation,
+    _pool_geometry,
+    crown_slopes,
+    double_layers,
+)
 from .layers import ElementwiseAffine
 
 Relaxation = Literal["crown", "ibp"]
 _RESHAPE = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout)
 _DIAGONAL = (ElementwiseAffine, nn.BatchNorm1d)
-_SUPPORTED = (nn.Linear, nn.ReLU, *_DIAGONAL, *_RESHAPE)
+_NONLINEAR = (nn.ReLU, *_MAXPOOL)
+_SUPPORTED = (nn.Linear, *_NONLINEAR, *_DIAGONAL, *_RESHAPE)
 #: Floats of one backward tensor (box x row x neuron) per chunk of boxes: ~64 MB in float64.
 _CHUNK_ELEMENTS = 8_000_000
 
@@ -84,7 +97,7 @@ class BatchedBounds:
         pre: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         low, up = lo, hi
         for k, layer in enumerate(self.layers):
-            if isinstance(layer, nn.ReLU):
+            if isinstance(layer, _NONLINEAR):
                 mixing = sum(isinstance(m, nn.Linear) for m in self.layers[:k])
                 if self.relaxation == "crown" and (pre or mixing > 1):  # else IBP is exact here
                     low, up = self._tighten(k, low, up, lo, hi, pre)
@@ -115,6 +128,8 @@ class BatchedBounds:
             layer, shape = self.layers[k], self.shapes[k]
             if isinstance(layer, nn.ReLU):
                 lam, b = _relu_backward(lam, *pre[k])
+            elif isinstance(layer, _MAXPOOL):
+                lam, b = _maxpool_backward(layer, lam, *pre[k], shape)
             elif isinstance(layer, nn.Linear):
                 lam, b = lam @ layer.weight, lam @ layer.bias if layer.bias is not None else 0.0
             elif isinstance(layer, _DIAGONAL):
@@ -136,6 +151,19 @@ def _relu_backward(lam: torch.Tensor, low: torch.Tensor, up: torch.Tensor) -> tu
     slope_low = torch.where(unstable, crown_slopes(low, up), active)
     pos, neg = lam.clamp_min(0), lam.clamp_max(0)
     return pos * slope_low + neg * slope_up, (neg * torch.where(unstable, -slope_up * low, 0.0)).flatten(2).sum(2)
+
+
+def _maxpool_backward(layer: nn.Module, lam: torch.Tensor, low: torch.Tensor, up: torch.Tensor,
+                      shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A lower bound ``lam' . h + b`` of ``lam . maxpool(h)`` for h in [low, up] (per box; the lines of
+    ``crown._maxpool_relaxation``, lam: (B, m, *out_shape))."""
+    geometry = _pool_geometry(layer, shape)
+    lower, upper, offset = (t.unsqueeze(1) for t in _maxpool_relaxation(low, up, geometry, batched=True))
+    (n_boxes, m), channels = lam.shape[:2], geometry[0][0]
+    lam = lam.reshape(n_boxes, m, channels, 1, -1)
+    pos, neg = lam.clamp_min(0), lam.clamp_max(0)
+    back = _fold_windows((pos * lower + neg * upper).flatten(0, 1), geometry)
+    return back.reshape(n_boxes, m, *shape), (neg.squeeze(3) * offset).flatten(2).sum(2)
 
 
 def _concretise(A: torch.Tensor, c: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:

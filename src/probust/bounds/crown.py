@@ -140,13 +140,15 @@ def _pool_geometry(layer: nn.Module, in_shape: tuple[int, ...]):
             _pair(getattr(layer, "dilation", 1)))
 
 
-def _windows(t: torch.Tensor, geometry) -> torch.Tensor:
-    """The pooling windows of one input ``t`` (in_shape), padded with -inf: (C, K, n_windows)."""
+def _windows(t: torch.Tensor, geometry, batched: bool = False) -> torch.Tensor:
+    """The pooling windows of one input ``t`` (in_shape), padded with -inf: (C, K, n_windows); ``batched``: of
+    each input of a batch (B, *in_shape), (B, C, K, n_windows)."""
     view, kernel, stride, padding, dilation = geometry
-    padded = functional.pad(t.reshape(1, *view), (padding[1], padding[1], padding[0], padding[0]),
+    padded = functional.pad(t.reshape(-1, *view), (padding[1], padding[1], padding[0], padding[0]),
                             value=-torch.inf)
     cols = functional.unfold(padded, kernel, dilation=dilation, stride=stride)
-    return cols.reshape(view[0], kernel[0] * kernel[1], -1)
+    windows = cols.reshape(len(cols), view[0], kernel[0] * kernel[1], -1)
+    return windows if batched else windows[0]
 
 
 def _fold_windows(coef: torch.Tensor, geometry) -> torch.Tensor:
@@ -157,19 +159,20 @@ def _fold_windows(coef: torch.Tensor, geometry) -> torch.Tensor:
                            dilation=dilation, padding=padding, stride=stride)
 
 
-def _maxpool_relaxation(lo: torch.Tensor, hi: torch.Tensor, geometry):
-    """Per window (module docstring): lower coefficients (C, K, n), upper coefficients and upper offsets (C, n)."""
-    low, up = _windows(lo, geometry), _windows(hi, geometry)
-    best = low.argmax(1, keepdim=True)
-    top = low.gather(1, best)  # L = max_j l_j
-    lower = torch.zeros_like(low).scatter_(1, best, 1.0)
+def _maxpool_relaxation(lo: torch.Tensor, hi: torch.Tensor, geometry, batched: bool = False):
+    """Per window (module docstring): lower coefficients (C, K, n), upper coefficients and upper offsets (C, n);
+    ``batched``: per input of a batch, with a leading batch dimension."""
+    low, up = _windows(lo, geometry, batched), _windows(hi, geometry, batched)
+    best = low.argmax(-2, keepdim=True)
+    top = low.gather(-2, best)  # L = max_j l_j
+    lower = torch.zeros_like(low).scatter_(-2, best, 1.0)
     others = (up > top) & (lower == 0)
     slope = torch.where(others, (up - top) / torch.where(others, up - low, 1.0), 0.0)
-    offset = -torch.where(others, slope * low, 0.0).sum(1)
-    centre = (low.gather(1, best) + up.gather(1, best)).squeeze(1) / 2 + torch.where(others, (up - top) / 2, 0.0).sum(1)
-    constant = up.amax(1)
+    offset = -torch.where(others, slope * low, 0.0).sum(-2)
+    centre = (top + up.gather(-2, best)).squeeze(-2) / 2 + torch.where(others, (up - top) / 2, 0.0).sum(-2)
+    constant = up.amax(-2)
     use_line = centre <= constant
-    upper = torch.where(use_line.unsqueeze(1), lower + slope, 0.0)
+    upper = torch.where(use_line.unsqueeze(-2), lower + slope, 0.0)
     return lower, upper, torch.where(use_line, offset, constant)
 
 

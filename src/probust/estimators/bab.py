@@ -2,9 +2,9 @@
 
 Quantitative verification of low-dimensional inputs: counting the failing inputs is the #DNN-Verification
 problem (Marzari, Corsi, Cicalese & Farinelli, "The #DNN-Verification problem: counting unsafe inputs for
-deep neural networks", IJCAI 2023); eps-ProVe (Marzari, Roncolato & Farinelli, "Scaling #DNN-Verification
-tools with efficient bound propagation and parallel computing", AAAI 2024) enumerates provably safe regions
-by splitting the input and bounding each piece; complete verifiers (alpha,beta-CROWN, Marabou) split the input
+deep neural networks", IJCAI 2023); eps-ProVe (Marzari, Corsi, Marchesini, Farinelli & Cicalese, "Enumerating
+safe regions in deep neural networks with provable probabilistic guarantees", AAAI 2024) enumerates regions
+that are safe with a statistical guarantee; complete verifiers (alpha,beta-CROWN, Marabou) split the input
 box of low-dimensional controllers the same way. Here, for inputs uniform on a box (Box, UniformLinf; with a
 clip the law is that of x' = clip(lo + w z), z uniform on the unit cube, and the mass of a sub-box of z is its
 volume), with failure a union of polytopes OR_i AND_j g_ij(f(x)) >= 0 (``output_regions``):
@@ -27,12 +27,14 @@ and U are constants. Drawing b with probability m_b / M and then uniformly in b 
 conditioned on U, so the n draws are i.i.d. Bernoulli(q) with q = P(F and U) / M, and since the failing boxes
 lie in F and the safe ones outside it, p = m_fail + M q exactly: Clopper-Pearson's coverage for q is the
 interval's for p. Each box receives n m_b / M draws on average (allocation by mass, multinomial); all the
-queries go where the bounds could not decide, so the interval is M times narrower than Monte Carlo's at
-equal draws on q = p / M. ``guarantee = "exact"``: ``ci`` rests on i.i.d. sampling; the sound bounds
-(``BabResult.sound_low`` / ``sound_high``) rest on the bounds alone and hold for the model itself.
+queries go where the bounds could not decide, so the estimate's standard deviation M sqrt(q (1 - q) / n) is
+about sqrt(M) times Monte Carlo's sqrt(p / n) for small p. ``guarantee = "exact"``: ``ci`` rests on i.i.d.
+sampling; the sound bounds (``BabResult.sound_low`` / ``sound_high``) rest on the bounds alone and hold for
+the model itself, whatever the seed.
 
-Rounding: bounds are computed in float64 (as PROVEN's) and a box is decided only by a margin above
-``DECISION_MARGIN``; masses are dyadic (products of halvings), so they and their ``math.fsum`` are exact.
+Bounds: CROWN over every box of a batch in one pass (``bounds.batched``; ``relaxation="ibp"`` for interval
+bounds), in float64 as PROVEN's; a box is decided only by a margin above ``DECISION_MARGIN``. Masses are
+dyadic (products of halvings), hence exact, and summed with ``math.fsum`` (correctly rounded).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from ..bounds.batched import BatchedBounds
 from ..components import Interval, Options, param, register
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval, binomial_ci
-from ..output_regions import output_region
+from ..output_regions import OutputRegion, output_region
 from ..perturbations import Box, UniformLinf
 from ..querying import Oracle
 from ..result import BabResult, FailingRegion
@@ -225,7 +227,7 @@ class _Rows:
     polytope: torch.Tensor  # the polytope of each half-space
 
     @classmethod
-    def of(cls, region) -> _Rows:
+    def of(cls, region: OutputRegion) -> _Rows:
         matrices = region.matrices()
         a = torch.cat([A for A, _ in matrices])
         sizes = torch.tensor([len(b) for _, b in matrices])
@@ -240,13 +242,12 @@ class _Rows:
         low, up = result.lower[:, :r] + self.offset, self.offset - result.lower[:, r:]
         fails = (self._per_polytope(low) > DECISION_MARGIN).any(1)
         safe = (self._per_polytope(up) < -DECISION_MARGIN).all(1)
-        side = space.sides(boxes)
-        influence = side
+        influence = space.sides(boxes)  # IBP: the widest side
         if result.slopes is not None:  # CROWN: |slope| x width, over the rows whose sign is still open
             coef = (result.slopes[:, :, space.varying].abs() * _open_rows(low, up)).sum(1)
             # + the mean slope: a side of slope 0 (a relaxation symmetric in it, |u| over a box centred on u = 0)
             # is still split once it is the widest by far (else boxes become slabs: measured, 3d-box-1e-3)
-            influence = (coef + coef.mean(1, keepdim=True)) * side
+            influence = (coef + coef.mean(1, keepdim=True)) * influence
         influence = torch.where(influence.sum(1, keepdim=True) > 0, influence, boxes.hi - boxes.lo)
         return torch.where(fails, 1, torch.where(safe, -1, 0)), influence.argmax(1)
 
