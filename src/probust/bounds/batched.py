@@ -12,7 +12,8 @@ CROWN here is the relaxation of ``bounds.crown`` (Zhang et al., NeurIPS 2018) pe
 pre-activation bounds l < 0 < u is relaxed between ``alpha z`` (CROWN's adaptive slope, alpha = 1 iff u > -l)
 and the chord ``u (z - l) / (u - l)``, each max-pool window between its lines in ``bounds.crown``; the bounds
 of their inputs are IBP's intersected with CROWN's own (the backward pass from that layer with identity rows,
-skipped where IBP is exact: one mixing layer over a box).
+skipped where IBP is exact: each input of the layer is then a coordinatewise monotone function (ReLU,
+diagonal affine, reshape) of one affine form of the input, whose range over a box IBP gets exactly).
 The lower bound returned is the larger of IBP's and CROWN's (both sound). Arithmetic is float64 on the CPU,
 as in ``bounds.crown``.
 
@@ -98,8 +99,9 @@ class BatchedBounds:
         low, up = lo, hi
         for k, layer in enumerate(self.layers):
             if isinstance(layer, _NONLINEAR):
-                mixing = sum(isinstance(m, nn.Linear) for m in self.layers[:k])
-                if self.relaxation == "crown" and (pre or mixing > 1):  # else IBP is exact here
+                below = self.layers[:k]
+                if self.relaxation == "crown" and (sum(isinstance(m, nn.Linear) for m in below) > 1
+                                                   or any(isinstance(m, _MAXPOOL) for m in below)):
                     low, up = self._tighten(k, low, up, lo, hi, pre)
                 pre[k] = (low, up)
             low, up = _interval_forward(layer, low, up)
