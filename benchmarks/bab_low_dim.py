@@ -10,23 +10,31 @@ uniform-linf ReLU gold cases of PR-Bench (p by quadrature). Per case:
 * bound evaluations per second: one batched call over 4,096 random sub-boxes of the input box against one box
   per call (the same code with a batch of 1, and ``NetworkBounds``, the one-box CROWN of PROVEN), same run.
 
+Then the project's VNNLIB suite (``zoo/vnnlib``: 6-input ONNX controllers with max-pooling, two with p exact,
+4.6e-18 and 4.86e-5): bab's sound interval and exact interval per property (one seed) and amls at the same wall
+time.
+
 Run: .venv/bin/python benchmarks/bab_low_dim.py [--seeds 5] [--budget 10000] [--threads 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
+import probust as pb
 from probust.bench.ball_union import union_cases
 from probust.bench.cases import select_cases
 from probust.bounds import NetworkBounds
 from probust.bounds.batched import BatchedBounds
 from probust.estimators import get_estimator
+from probust.vnnlib import read_vnnlib
 
 BOXES = (4096, 16_384, 65_536)
 OTHERS = ("amls", "last-particle", "mc")
@@ -47,19 +55,19 @@ def log_error(estimate: float, p: float) -> float:
     return abs(math.log10(estimate / p)) if estimate > 0 else math.inf
 
 
-def runs(spec: str, case, budget: int, seeds: int) -> tuple[list, float]:
+def runs(spec: str, case, budget: int, seeds: int, **kwargs) -> tuple[list, float]:
     """The results over ``seeds`` seeds and their median seconds."""
     _, model, x, pert, _ = case
     est = get_estimator(spec)
-    results = [est.estimate(model, x, pert, budget=budget, seed=s) for s in range(seeds)]
+    results = [est.estimate(model, x, pert, budget=budget, seed=s, **kwargs) for s in range(seeds)]
     return results, statistics.median(r.seconds for r in results)
 
 
-def equal_time_budget(spec: str, case, seconds: float) -> int:
+def equal_time_budget(spec: str, case, seconds: float, **kwargs) -> int:
     """The budget with which ``spec`` takes ``seconds`` (two pilot runs: the rate at 10,000, then at its guess)."""
     budget = 10_000
     for _ in range(2):
-        _, took = runs(spec, case, budget, 1)
+        _, took = runs(spec, case, budget, 1, **kwargs)
         budget = max(1000, int(budget * seconds / took))
     return budget
 
@@ -94,6 +102,24 @@ def throughput(case) -> tuple[float, float, float]:
         one.lower(form.A.flatten(1), form.c)
     crown = 200 / (time.perf_counter() - start)
     return batched, single, crown
+
+
+def vnnlib_suite(budget: int) -> None:
+    suite = Path(pb.__file__).parent / "zoo" / "vnnlib"
+    print(f"VNNLIB suite (zoo/vnnlib), bab default at {budget:,} queries vs amls at the same wall time, one seed:")
+    for name, entry in json.loads((suite / "index.json").read_text()).items():
+        model = pb.load_model(suite / entry["onnx"])
+        for k, prop in enumerate(read_vnnlib(suite / entry["vnnlib"])):
+            args = (model, prop.centre().float(), prop.perturbation())
+            res = get_estimator("bab").estimate(*args, failure=prop.region, budget=budget, seed=0)
+            amls = get_estimator("amls").estimate(*args, failure=prop.region, seed=0, budget=max(
+                1000, equal_time_budget("amls", (name, *args, None), res.seconds, failure=prop.region)))
+            gold = entry.get("failure_probability")
+            gold_text = "-" if gold is None else f"{gold:.3g}"
+            print(f"  {name}#{k:<3} gold {gold_text:>8}  bab {res.failure_probability:9.3g} [{res.ci.low:.3g}, "
+                  f"{res.ci.high:.3g}] sound [{res.sound_low:.3g}, {res.sound_high:.3g}] {res.seconds:.2f} s | amls "
+                  f"{amls.failure_probability:9.3g} [{amls.ci.low:.3g}, {amls.ci.high:.3g}] {amls.seconds:.2f} s "
+                  f"({amls.n_queries:,} queries, {amls.status})")
 
 
 def main() -> None:
@@ -134,6 +160,7 @@ def main() -> None:
     print("median over the cases (bab: the default, 16,384 boxes; the others at its wall time):")
     for key, values in summary.items():
         print(f"  {key:<28} {statistics.median(values):.3g}")
+    vnnlib_suite(args.budget)
 
 
 if __name__ == "__main__":
