@@ -35,9 +35,10 @@ def gold(case) -> tuple[str, nn.Module, torch.Tensor, object, float, float]:
     return case.id, inst.model, inst.x, inst.perturbation, case.gold.low, case.gold.high
 
 
-#: Teeth: the sound interval's width relative to p with 4096 boxes is at most this (measured 0.008 to 0.83, 566
-#: for the sliver, 2e-6 thick: thinner than any box, so its boxes stay undecided and only sampling resolves it).
-WIDTH = {"2d-sliver-1e-6": 1000.0}
+#: Teeth: the sound interval's width relative to p with 4096 boxes is at most this (measured 0.008 to 0.83 in 2
+#: to 4 dimensions; 18 to 116 in 5 and 6, where 4096 boxes halve each side only twice; 566 for the sliver, 2e-6
+#: thick: thinner than any box, so its boxes stay undecided and only sampling resolves it).
+WIDTH = {"2d-sliver-1e-6": 1000.0, "5d-diamond-1e-9": 30.0, "6d-box-1e-12": 40.0, "6d-two-modes-2e-13": 200.0}
 
 
 @pytest.mark.parametrize("case", UNION + RELU, ids=[gold(c)[0] for c in UNION + RELU])
@@ -51,16 +52,20 @@ def test_sound_bounds_hold_on_every_gold_case_and_are_tight(case):
     assert counts <= res.diagnostics["bound_evaluations"] <= 4096
 
 
+COVERAGE = ("2d-box-1e-2", "2d-sliver-1e-6", "2d-two-modes-1e-6", "3d-two-modes-1e-5", "4d-box-1e-6",
+            "6d-two-modes-2e-13")
+
+
 def test_two_sided_coverage_over_20_seeds():
-    """The exact interval covers p in >= 95% of 20 seeds x 8 cases (Clopper-Pearson inside the undecided
+    """The exact interval covers p in >= 95% of 20 seeds x 6 cases (Clopper-Pearson inside the undecided
     boxes; one partition per case, so the seeds differ only in the draws)."""
     misses = {}
-    for c in UNION:
+    for c in (c for c in UNION if c.name in COVERAGE):
         est = BranchAndBound(max_boxes=512)
         results = [est.estimate(c.model, c.x, c.perturbation, budget=1000, seed=s) for s in range(20)]
         misses[c.name] = sum(not r.ci.contains(c.failure_probability) for r in results)
         assert all(r.boxes_undecided for r in results)  # the draws, not the bounds, decide the interval
-    assert sum(misses.values()) <= 0.05 * 20 * len(UNION) and max(misses.values()) <= 3, misses
+    assert sum(misses.values()) <= 0.05 * 20 * len(COVERAGE) and max(misses.values()) <= 3, misses
 
 
 def test_result_is_a_bab_result_that_round_trips_through_json():

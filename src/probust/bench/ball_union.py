@@ -10,7 +10,7 @@ with ReLUs only: |u| = relu(u) + relu(-u) (first layer), max(a, b) = relu(a) + r
 layer per further coordinate of a box) and relu(a) = a for the non-negative values carried along. With
 label 0 the label changes iff some n_k(x) <= 1 (a tie counts as a failure), so for disjoint balls inside the
 unit cube and x' uniform on it, ``p = sum_k volume_k`` exactly. These are the gold cases of branch-and-bound
-(``estimators.bab``): thin slivers, tiny boxes, several modes, in 2 and 3 dimensions.
+(``estimators.bab``): thin slivers, tiny boxes, several modes, in 2 to 6 dimensions.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def union_case(name: str, balls: tuple[Ball, ...], x: tuple[float, ...]) -> Unio
 
 
 def union_cases() -> list[UnionCase]:
-    """The gold suite: 2-D and 3-D, p from 1e-2 to 1e-8, thin rotated slivers and two-mode sets."""
+    """The gold suite: 2 to 6 dimensions, p from 1e-2 to 2e-13, thin rotated slivers and two-mode sets."""
     tilt = math.radians(30)
     return [
         union_case("2d-box-1e-2", (Ball((0.7, 0.3), (0.05, 0.05), "linf"),), (0.1, 0.1)),
@@ -135,4 +135,9 @@ def union_cases() -> list[UnionCase]:
         union_case("3d-diamond-1e-6", (Ball((0.3, 0.6, 0.4), (0.01, 0.01, 0.0075), "l1", tilt),), (0.1, 0.1, 0.1)),
         union_case("3d-two-modes-1e-5", (Ball((0.25, 0.25, 0.75), (0.0085, 0.0085, 0.0085), "linf"),
                                          Ball((0.7, 0.7, 0.3), (0.02, 0.02, 0.0094), "l1", tilt)), (0.1, 0.9, 0.1)),
+        union_case("4d-box-1e-6", (Ball((0.6, 0.4, 0.6, 0.4), (0.0158,) * 4, "linf"),), (0.1,) * 4),
+        union_case("5d-diamond-1e-9", (Ball((0.4, 0.6, 0.4, 0.6, 0.4), (0.0207,) * 5, "l1", tilt),), (0.1,) * 5),
+        union_case("6d-box-1e-12", (Ball((0.3, 0.7, 0.3, 0.7, 0.3, 0.7), (0.005,) * 6, "linf"),), (0.9,) * 6),
+        union_case("6d-two-modes-2e-13", (Ball((0.3,) * 6, (0.01,) * 6, "l1", tilt),
+                                          Ball((0.7,) * 6, (0.01,) * 6, "l1")), (0.1, 0.9) * 3),
     ]
