@@ -22,7 +22,6 @@ import numpy as np
 import torch
 from torch import fx, nn
 
-from ._onnx_ops import OnnxConversionError, convert_model
 from .errors import ModelError, ModelLoadError, first_line
 from .querying import Model
 
@@ -166,6 +165,8 @@ def onnx_to_torch(
     batch of inputs and has ``input_shape`` (one input's shape) and ``source`` attributes.
     """
     import onnx
+
+    from ._onnx_ops import OnnxConversionError, convert_model  # with onnx, only when an ONNX file is loaded
 
     try:
         model = onnx.load_from_string(data)
