@@ -4,6 +4,7 @@ unsupported operators: one-line errors (exit 2) or a warning naming the operator
 
 from __future__ import annotations
 
+import copy
 import gzip
 import operator
 import warnings
@@ -190,6 +191,7 @@ def test_chains_stay_sequential_and_branches_become_graph_modules(tmp_path):
     graph = load(residual(tmp_path))
     assert isinstance(graph, torch.fx.GraphModule) and graph.input_shape == (2, 4, 4)
     assert operator.add in {n.target for n in graph.graph.nodes}
+    assert copy.deepcopy(graph).input_shape == (2, 4, 4)  # what the VNNLIB loader and the bounds read
 
 
 def test_rank1_input_has_its_batch_axis_added_by_probust(tmp_path):

@@ -181,6 +181,8 @@ def onnx_to_torch(
     shape, dtype = source_input.shape, source_input.dtype
     if isinstance(converted, fx.GraphModule):
         module, converted.input_shape, converted.source = converted, shape, source
+        # GraphModule.__deepcopy__ rebuilds the module and restores only the attributes listed here.
+        converted.meta["_user_preserved_attributes"] = {"input_shape": shape, "source": source}
     else:
         module = ConvertedOnnx(converted, shape, source)
     module.eval()
