@@ -150,6 +150,59 @@ GRAPHS = {
 }
 
 
+#: One node (or a few) per case: (nodes, input shape, constants, opset), the output is "y".
+SMALL = {
+    "flatten-negative-axis": ([helper.make_node("Flatten", ["x"], ["y"], axis=-3)], ["N", 2, 3, 4], {}, 13),
+    "flatten-unbatched-axis-0": ([helper.make_node("Flatten", ["x"], ["y"], axis=0)], [3], {}, 13),
+    "concat-negative-axis": (
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Concat", ["x", "r"], ["y"], axis=-1)],
+        ["N", 2, 3],
+        {},
+        13,
+    ),
+    "squeeze-unsqueeze-attributes": (
+        [helper.make_node("Unsqueeze", ["x"], ["u"], axes=[1, 3]), helper.make_node("Squeeze", ["u"], ["y"], axes=[3])],
+        ["N", 2, 3],
+        {},
+        11,
+    ),
+    "pad-attribute-value": (
+        [helper.make_node("Pad", ["x"], ["y"], pads=[0, 0, 1, 2, 0, 0, 2, 0], value=0.5)],
+        ["N", 1, 3, 3],
+        {},
+        2,
+    ),
+    "gemm-alpha-beta": (
+        [helper.make_node("Gemm", ["x", "W", "c"], ["y"], alpha=0.5, beta=2.0, transB=1)],
+        ["N", 4],
+        {"W": weight(3, 4), "c": weight(1, 3)},
+        13,
+    ),
+    "batchnorm-maxpool": (
+        [
+            helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["n"]),
+            helper.make_node("MaxPool", ["n"], ["y"], kernel_shape=[2, 2], pads=[1, 1, 1, 1]),
+        ],
+        ["N", 2, 3, 3],
+        {"s": weight(2), "b": weight(2), "m": weight(2), "v": np.array([0.5, 2.0], dtype=np.float32)},
+        13,
+    ),
+    "div-sub-constant-first": (
+        [helper.make_node("Sub", ["k", "x"], ["d"]), helper.make_node("Div", ["d", "k"], ["y"])],
+        ["N", 3],
+        {"k": np.array([1.0, 2.0, 4.0], dtype=np.float32)},
+        13,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_single_operators_match_onnxruntime(name, tmp_path):
+    nodes, shape, inits, opset = SMALL[name]
+    path = save(tmp_path, name, nodes, shape, "y", inits, opset=opset)
+    assert_matches_onnxruntime(load(path), path)
+
+
 def load(path: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no fallback warning, no torch warning about read-only numpy arrays

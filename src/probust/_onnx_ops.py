@@ -202,7 +202,8 @@ class _Builder:
     def op_Flatten(self, node, attrs, xs, consts) -> _Value:
         x = self.single(node, xs)
         shape = self.onnx_shape(x)
-        axis = attrs.get("axis", 1) % (len(shape) + 1) if attrs.get("axis", 1) < 0 else attrs.get("axis", 1)
+        axis = attrs.get("axis", 1)
+        axis = axis + len(shape) if axis < 0 else axis  # ONNX: axis in [-rank, rank]
         if self.shift == 0 and axis == 1:
             return self.layer(nn.Flatten(), x)  # as the chain converter always emitted
         return self.reshape(x, (int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))))
@@ -258,7 +259,7 @@ class _Builder:
             layer.weight.copy_(_tensor(weight * attrs.get("alpha", 1.0)))
             if gemm:
                 bias = consts[2] * attrs.get("beta", 1.0) if len(consts) > 2 else np.zeros(weight.shape[0])
-                layer.bias.copy_(_tensor(np.broadcast_to(bias, (weight.shape[0],))))
+                layer.bias.copy_(_tensor(np.broadcast_to(bias, (1, weight.shape[0]))[0]))  # C: (), (out,) or (1, out)
         return self.layer(layer, x)
 
     op_MatMul = op_Gemm
