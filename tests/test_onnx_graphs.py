@@ -339,3 +339,58 @@ def test_vnnlib_whose_input_count_does_not_match_the_network(tmp_path, capsys):
     code, err = cli(capsys, "evaluate", "--vnnlib", str(prop), "--model", str(rank1(tmp_path)), "--quiet")
     assert code == 2 and "2 inputs but the model takes inputs of shape (3,)" in err
     assert len(err.strip().splitlines()) == 1, err
+
+
+class _Block(torch.nn.Module):
+    """A ResNet basic block: conv-bn-relu-conv-bn, plus the input, relu."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = torch.nn.Sequential(
+            torch.nn.Conv2d(channels, channels, 3, padding=1),
+            torch.nn.BatchNorm2d(channels),
+            torch.nn.ReLU(),
+            torch.nn.Conv2d(channels, channels, 3, padding=1),
+            torch.nn.BatchNorm2d(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + x)
+
+
+def test_exported_small_resnet_converts_to_a_graph_of_standard_layers(tmp_path):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1),
+        torch.nn.ReLU(),
+        _Block(4),
+        _Block(4),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 4 * 4, 3),
+    ).eval()
+    for bn in (m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)):  # non-trivial statistics
+        bn.running_mean.uniform_(-0.5, 0.5), bn.running_var.uniform_(0.5, 2.0)
+    path = tmp_path / "resnet.onnx"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript-based exporter is deprecated in torch >= 2.9
+            # dynamo=False: the newer exporter needs the onnxscript package, not a probust dependency
+            torch.onnx.export(
+                net,
+                (torch.zeros(1, 1, 8, 8),),
+                str(path),
+                dynamo=False,
+                input_names=["x"],
+                dynamic_axes={"x": {0: "batch"}},
+            )
+    except ImportError as err:
+        pytest.skip(f"torch.onnx.export needs a missing package: {err}")
+    model = load(path)
+    assert isinstance(model, torch.fx.GraphModule) and model.input_shape == (1, 8, 8)
+    assert sum(n.target is operator.add for n in model.graph.nodes) == 2  # the two residual connections
+    assert_matches_onnxruntime(model, path)
+    x = torch.rand(16, 1, 8, 8)
+    with torch.no_grad():
+        mine, theirs = model(x), net(x)
+    assert float((mine - theirs).abs().max() / theirs.abs().max()) <= RELATIVE_TOLERANCE  # the torch original too
