@@ -132,7 +132,7 @@ class _Builder:
             raise OnnxConversionError(f"a reshape of {self.onnx_shape(x)} to {onnx_dims} moves the batch axis")
         dims = tuple(onnx_dims[1 - self.shift :])
         if int(np.prod(dims)) != int(np.prod(x.features)) or not dims:
-            raise OnnxConversionError(f"a reshape of {self.onnx_shape(x)} to {onnx_dims} moves the batch axis")
+            raise OnnxConversionError(f"a reshape of {self.onnx_shape(x)} to {onnx_dims} changes one input's size")
         if dims == x.features:
             return x
         x = self.layer(nn.Flatten(), x)
@@ -162,9 +162,11 @@ class _Builder:
             return
         xs = [self.values.get(i) for i in ins]
         consts = [self.consts.get(i) for i in ins]
-        handler = getattr(self, f"op_{op}", None)
+        handler = getattr(self, f"op_{op}", None) if node.domain in ("", "ai.onnx") else None
         if handler is None:
-            raise OnnxConversionError(f"ONNX operator {op} is not supported by the converter")
+            raise OnnxConversionError(
+                f"ONNX operator {node.domain + '.' if node.domain else ''}{op} is not supported by the converter"
+            )
         self.values[node.output[0]] = handler(node, attrs, xs, consts)
 
     def fold(self, node) -> None:
