@@ -36,14 +36,17 @@ def load_model(source: str | os.PathLike[str], arch: str | None = None) -> Model
     Parameters
     ----------
     source
-        Zoo model name (see :func:`probust.zoo.list_models`) or path to a model file.
+        Zoo model name (see :func:`probust.zoo.list_models`) or path to a model file (``.pt``, ``.pth``, ``.ts``,
+        ``.jit``, ``.onnx``, ``.onnx.gz``).
     arch
         Zoo architecture of a state-dict file (see :data:`probust.zoo.ARCHITECTURES`); only valid with one.
 
     Returns
     -------
     Model
-        An ``nn.Module`` in eval mode, or a callable running an ONNX graph that could not be converted to layers.
+        An ``nn.Module`` in eval mode (for ONNX: an ``nn.Sequential`` of the chain's layers, or a
+        ``torch.fx.GraphModule`` for a branching graph), or a callable running an ONNX graph that could not be
+        converted to layers (with a warning naming the operator that blocks it).
 
     Raises
     ------
