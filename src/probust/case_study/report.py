@@ -149,7 +149,8 @@ def _sensitivity(report: dict[str, Any], claim: ReliabilityClaim) -> str:
 
 def _properties(rows: list[dict[str, Any]]) -> str:
     body = [[r["network"], r["property"], r["published"] + (f" (dissent: {r['dissent']})" if r["dissent"] else ""),
-             r["verdict"], f"[{r['sound_low']:.3g}, {r['sound_high']:.3g}]", f"{r['estimate']:.3g}",
+             r["verdict"] + (f" ({r['witness']})" if r["verdict"] == "violated" else ""),
+             f"[{r['sound_low']:.3g}, {r['sound_high']:.3g}]", f"{r['estimate']:.3g}",
              f"{r['mass_upper']:.3g}", f"{r['violation_under_profile_upper']:.3g}", f"{r['seconds']:.1f}",
              "yes" if r["contradiction"] else "no"] for r in rows]
     holds = [r for r in rows if r["published"] == "holds"]
