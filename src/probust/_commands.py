@@ -128,7 +128,7 @@ def add_task_options(parser: argparse.ArgumentParser, vnnlib: bool = False) -> N
     """
     parser.add_argument("--model", required=True,
                         help="zoo model name, or a TorchScript (.pt), state-dict (.pt/.pth, with --arch) "
-                             "or .onnx file")
+                             "or ONNX file (.onnx, .onnx.gz)")
     parser.add_argument("--arch", help=f"architecture of a state-dict file: {', '.join(zoo.ARCHITECTURES)}")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help=f"zoo data set: {', '.join(zoo.list_datasets())}")

@@ -44,3 +44,15 @@ def first_line(err: BaseException) -> str:
     """The first line of an exception's message, for a one-line error (torch's and onnxruntime's run over many)."""
     lines = str(err).strip().splitlines()
     return lines[0] if lines else type(err).__name__
+
+
+def needs_layers(estimator: str, model: object) -> ConfigurationError:
+    """The error of a white-box estimator given a model without torch layers: for an ONNX graph the converter
+    refused (its ``conversion_error``), the operator or construct that blocks it; else the advice to pass a module."""
+    why = getattr(model, "conversion_error", "")
+    if why:
+        return ConfigurationError(
+            f"{estimator} needs the model's layers, but {model} runs through onnxruntime: {why}; use a black-box "
+            "estimator (mc, amls) or export the network with the operators the converter supports"
+        )
+    return ConfigurationError(f"{estimator} needs the model's layers: pass a torch.nn.Module, not a callable")

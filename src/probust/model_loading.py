@@ -22,10 +22,12 @@ from ._onnx import load_onnx
 from .errors import ConfigurationError, DataError, ModelLoadError, first_line
 from .querying import Model
 
-__all__ = ["TORCH_SUFFIXES", "load_model", "load_model_file", "model_input_shape"]
+__all__ = ["ONNX_SUFFIXES", "TORCH_SUFFIXES", "load_model", "load_model_file", "model_input_shape"]
 
 #: Extensions of files read by torch (TorchScript archive or state dict; the content decides which).
 TORCH_SUFFIXES = (".pt", ".pth", ".ts", ".jit")
+#: Extensions of ONNX files (``.onnx.gz``: gzip-compressed, as VNN-COMP ships large networks).
+ONNX_SUFFIXES = (".onnx", ".onnx.gz")
 
 
 def load_model(source: str | os.PathLike[str], arch: str | None = None) -> Model:
@@ -69,21 +71,21 @@ def load_model(source: str | os.PathLike[str], arch: str | None = None) -> Model
 
 
 def load_model_file(path: str | os.PathLike[str], arch: str | None = None) -> Model:
-    """A model from a file: TorchScript, a state dict of the zoo architecture ``arch``, or ONNX.
+    """A model from a file: TorchScript, a state dict of the zoo architecture ``arch``, or ONNX (``.onnx.gz`` too).
 
     Same as :func:`load_model` without zoo names; the file's extension and content decide how it is read.
     """
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"model path {path} is not a file" if path.exists() else f"model file not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
+    if suffix in ONNX_SUFFIXES:
         _reject_arch(arch, f"ONNX file {path}")
         return load_onnx(path)
     if suffix not in TORCH_SUFFIXES:
         raise ModelLoadError(
             f"unsupported model file extension {suffix or '(none)'!r} of {path}; use a TorchScript or "
-            f"state-dict file ({', '.join(TORCH_SUFFIXES)}) or an ONNX file (.onnx)"
+            f"state-dict file ({', '.join(TORCH_SUFFIXES)}) or an ONNX file ({', '.join(ONNX_SUFFIXES)})"
         )
     names = _zip_names(path)
     if names is not None and _is_torchscript(names):

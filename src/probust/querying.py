@@ -252,7 +252,8 @@ class Oracle:
                 out = self.model(self.x.unsqueeze(0))
         except (RuntimeError, ValueError, TypeError, IndexError) as err:
             raise InputError(
-                f"the model rejected an input of shape {self.x_shape} (batched as {(1, *self.x_shape)}): {err}. "
+                f"the model rejected an input of shape {self.x_shape} (batched as {(1, *self.x_shape)}): "
+                f"{str(err).rstrip().rstrip('.')}. "  # one period, whether or not the model's message ends in one
                 "Pass x as ONE input without a batch dimension, in the shape the model expects."
             ) from err
         out = self._as_outputs(out, 1)

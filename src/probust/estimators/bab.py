@@ -48,7 +48,7 @@ import torch
 from .. import _rng
 from ..bounds.batched import BatchedBounds
 from ..components import Interval, Options, param, register
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, needs_layers
 from ..intervals import ConfidenceInterval, binomial_ci
 from ..output_regions import OutputRegion, output_region
 from ..perturbations import Box, UniformLinf
@@ -175,7 +175,7 @@ class _Space:
     def of(cls, oracle: Oracle) -> _Space:
         pert = oracle.perturbation
         if not isinstance(oracle.model, torch.nn.Module):
-            raise ConfigurationError("bab bounds the model's layers: pass a torch.nn.Module, not a callable")
+            raise needs_layers("bab", oracle.model)
         if not isinstance(pert, (Box, UniformLinf)):
             raise ConfigurationError(f"bab partitions a box of uniform inputs (box, uniform-linf), got "
                                      f"{pert.to_spec()}: use mc or amls")

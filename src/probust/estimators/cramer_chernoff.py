@@ -50,7 +50,7 @@ from ..bounds import NetworkBounds
 from ..bounds.linear_form import clipped_cdf, convolution_tail
 from ..bounds.lipschitz import lipschitz_of_rows
 from ..components import Flag, Options, param, register
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, needs_layers
 from ..intervals import ConfidenceInterval
 from ..perturbations import Gaussian, TruncatedGaussian, UniformL2, UniformLinf
 from ..properties import LabelChange, RegressionTolerance
@@ -196,7 +196,7 @@ class CramerChernoff(Estimator):
     def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
         pert = oracle.perturbation
         if not isinstance(oracle.model, torch.nn.Module):
-            raise ConfigurationError("cramer-chernoff needs the model's layers: pass a torch.nn.Module, not a callable")
+            raise needs_layers("cramer-chernoff", oracle.model)
         if not isinstance(pert, (Gaussian, UniformLinf, UniformL2, TruncatedGaussian)):
             raise ConfigurationError(f"cramer-chernoff does not support the perturbation {pert.to_spec()}")
         if isinstance(pert, UniformLinf) and not isinstance(pert.eps, float):

@@ -40,7 +40,7 @@ from scipy import special
 from ..bounds import LinearBound, NetworkBounds
 from ..bounds.linear_form import clipped_cdf, convolution_tail, hoeffding_tail, l2_ball_tail
 from ..components import Options, param, register
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, needs_layers
 from ..intervals import ConfidenceInterval
 from ..output_regions import output_region
 from ..perturbations import Box, TruncatedGaussian, UniformL2, UniformLinf
@@ -131,10 +131,7 @@ class Proven(Estimator):
     def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
         pert, failure = oracle.perturbation, oracle.failure
         if not isinstance(oracle.model, torch.nn.Module):
-            why = getattr(oracle.model, "conversion_error", "")  # an ONNX graph outside the converter's subset
-            raise ConfigurationError(
-                "PROVEN needs the model's layers: pass a torch.nn.Module, not a callable" + (f" ({why})" if why else "")
-            )
+            raise needs_layers("PROVEN", oracle.model)
         region = output_region(failure, oracle.clean_output.flatten(1).shape[1])
         polytopes = region.matrices()
         spec = -torch.cat([A for A, _ in polytopes])  # row ij: -a_ij, bounded below by CROWN
