@@ -29,6 +29,7 @@ from ._allocator import keep_freed_memory
 from ._files import write_json_atomic
 from .bench import commands as bench_commands
 from .campaign import commands as campaign_commands
+from .case_study import commands as case_study_commands
 from .components import KINDS, example_of, registry
 from .errors import ProbustError
 from .estimators import SequentialCertifier
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     training_commands.register_bench(bench_commands.register(commands))
     reliability_commands.register(commands)
     training_commands.register(commands)
+    case_study_commands.register(commands)
     return parser
 
 
