@@ -394,3 +394,13 @@ def test_exported_small_resnet_converts_to_a_graph_of_standard_layers(tmp_path):
     with torch.no_grad():
         mine, theirs = model(x), net(x)
     assert float((mine - theirs).abs().max() / theirs.abs().max()) <= RELATIVE_TOLERANCE  # the torch original too
+
+
+def test_shipped_acasxu_networks_convert_to_sequential_layers():
+    """The 45 ACAS Xu networks of VNN-COMP 2021 (src/probust/zoo/acasxu): chains of layers, as onnxruntime."""
+    paths = sorted((Path(pb.__file__).parent / "zoo" / "acasxu").glob("ACASXU_*.onnx"))
+    assert len(paths) == 45
+    for path in paths:
+        model = load(path)
+        assert isinstance(model, ConvertedOnnx) and model.input_shape == (1, 1, 5), path.name
+        assert_matches_onnxruntime(model, path)
