@@ -13,7 +13,7 @@ import yaml
 
 from probust.case_study import acasxu
 from probust.case_study.run import run_study
-from probust.case_study.study import Settings, published_verdicts
+from probust.case_study.study import Settings, instances
 from probust.cli import main
 from probust.reliability import validate_gsn
 from probust.vnnlib import read_vnnlib
@@ -49,10 +49,10 @@ def test_normalisation_matches_the_properties_units():
 
 
 def test_published_verdicts_and_profiles():
-    verdicts = published_verdicts()
+    verdicts = instances()
     assert len(verdicts) == 186
-    assert sum(v["verdict"] == "holds" for v in verdicts) == 139
-    assert sum(v["verdict"] == "violated" for v in verdicts) == 47
+    assert sum(v.published == "holds" for v in verdicts) == 139
+    assert sum(v.published == "violated" for v in verdicts) == 47
     rng = np.random.default_rng(0)
     for profile in acasxu.PROFILES.values():
         d = profile.sample(500, rng)
@@ -90,6 +90,7 @@ def test_reduced_study_is_consistent(study):
     assert pair["system"]["pfd"] <= min(pair["channel_a"]["pfd"], pair["channel_b"]["pfd"]) + 1e-12
     for row in report["properties"]:
         assert 0 <= row["sound_low"] <= row["estimate"] <= row["sound_high"] <= 1
+        assert row["confirmed"] <= row["counterexamples"]
         assert not row["contradiction"]
     assert report["gsn_problems"] == [] and validate_gsn(yaml.safe_load((out / "gsn.yaml").read_text())) == []
     page = (out / "report.html").read_text()

@@ -12,6 +12,7 @@ from rich.text import Text
 from .. import _commands
 from ..estimators import ESTIMATORS
 from . import leaderboard as lb
+from . import vnnlib_suite
 from .cases import BENCH_VERSION, SUITES, select_cases
 from .protocol import FULL, QUICK, Protocol, plan, resolve_estimators, run_bench
 from .scoring import summarize
@@ -47,6 +48,7 @@ def register(commands: Any) -> Any:
     listing.add_argument("--quick", action="store_true", help="only the quick subset")
     listing.add_argument("--cases", nargs="+", metavar="PATTERN")
     listing.set_defaults(handler=list_command)
+    vnnlib_suite.register(commands)
     return actions
 
 

@@ -148,7 +148,7 @@ def _sensitivity(report: dict[str, Any], claim: ReliabilityClaim) -> str:
 
 
 def _properties(rows: list[dict[str, Any]]) -> str:
-    body = [[r["network"], r["property"], r["published"] + (f" (dissent: {r['dissent']})" if r["dissent"] else ""),
+    body = [[r["network"], r["property"], r["published"],
              r["verdict"] + (f" ({r['witness']})" if r["verdict"] == "violated" else ""),
              f"[{r['sound_low']:.3g}, {r['sound_high']:.3g}]", f"{r['estimate']:.3g}",
              f"{r['mass_upper']:.3g}", f"{r['violation_under_profile_upper']:.3g}", f"{r['seconds']:.1f}",

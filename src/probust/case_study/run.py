@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
 from .._files import write_bytes_atomic, write_json_atomic, write_text_atomic
+from .._version import __version__
 from ..campaign import ResultsStore
 from ..hardware import hardware
 from ..reliability import gsn_argument, to_gsn_yaml, validate_gsn
@@ -75,11 +75,11 @@ def run_study(settings: Settings, out: str | Path, progress: Progress | None = N
                 ("pair: 1oo2", lambda p, t: [acasxu.network(p, t), second], ("N_1,1", tag)),
             )
         }
+        demands = nominal.sample(settings.demands, np.random.default_rng(settings.seed))
+        properties = check_properties(settings, store, demands, progress)
     pair_figures = pair(pairs)
     main = variants[0]
     the_claim = claim(settings, main)
-    demands = nominal.sample(settings.demands, np.random.default_rng(settings.seed))
-    properties = check_properties(settings, demands, progress)
     sensitivity = summarise_variants(settings, variants)
     change = next_band(settings, the_claim)
     nodes = case_nodes(gsn_argument(the_claim, record_url="report.json"), settings, properties, pair_figures)

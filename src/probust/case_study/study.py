@@ -24,7 +24,6 @@ Local -> global -> system, each step one call of the library:
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import math
@@ -35,8 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import __version__, _rng
+from .. import _rng
+from .._version import __version__
 from ..api import estimate
+from ..bench.vnnlib_suite import Instance, contradicts, read_instances, run_suite
 from ..campaign import ResultsStore
 from ..estimators.bab import BranchAndBound
 from ..intervals import ConfidenceInterval, binomial_ci
@@ -50,8 +51,8 @@ from ..vnnlib import read_vnnlib
 from . import acasxu
 from .acasxu import Advisor, Demands, EncounterProfile, SensorNoise
 
-__all__ = ["Settings", "Variant", "check_properties", "run_variant", "second_channel_bytes", "summarise_variants",
-           "train_second_channel"]
+__all__ = ["Settings", "Variant", "check_properties", "instances", "run_variant", "second_channel_bytes",
+           "summarise_variants", "train_second_channel"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -178,65 +179,40 @@ def _reference(drawn: Demands, i: int) -> int:
 
 
 # -- formal requirements ------------------------------------------------------------------------------
-def published_verdicts() -> list[dict[str, str]]:
-    """The VNN-COMP 2021 instances with their published verdicts (``zoo/acasxu/published_verdicts.csv``)."""
-    with open(acasxu.data_dir() / "published_verdicts.csv", newline="") as f:
-        return list(csv.DictReader(f))
+def instances(limit: int | None = None) -> list[Instance]:
+    """The 186 VNN-COMP 2021 instances with their published verdicts; ``limit``: a spread over them."""
+    rows = read_instances(acasxu.data_dir() / "acasxu_instances.csv", acasxu.data_dir() / "published_verdicts.csv")
+    if limit is None:
+        return rows
+    return rows[:: max(1, len(rows) // limit)][:limit]
 
 
-def check_properties(settings: Settings, demands: Demands, progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Sound bounds on P[violation] of each instance (uniform law on its box) by ``bab``, with the verdicts.
+def check_properties(settings: Settings, store: ResultsStore, demands: Demands,
+                     progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Each instance by ``bab`` (sound bounds on P[violation], uniform law on the box) beside its published verdict.
 
     ``demands`` (normalised through :func:`~.acasxu.normalise`) give each box's operational mass: the share
     of demands presented to that network with a state in the box, with its Clopper-Pearson upper bound, so
     that ``P_profile[demand violates phi] <= mass_upper x sound_high``.
     """
-    instances = published_verdicts()
-    if settings.phi_instances is not None:  # a spread over the properties, the same every run
-        step = max(1, len(instances) // settings.phi_instances)
-        instances = instances[::step][: settings.phi_instances]
+    chosen = instances(settings.phi_instances)
+    done = run_suite(chosen, BranchAndBound(max_boxes=settings.phi_boxes), store, budget=20_000,
+                     confidence=settings.confidence, seed=settings.seed, source="probust/zoo/acasxu",
+                     progress=None if progress is None else lambda i, n: progress("properties", i, n))
     x_all = acasxu.normalise(torch.tensor(demands.states, dtype=torch.float64)).numpy()
     rows = []
-    for k, inst in enumerate(instances):
-        prev, tau = (int(v) for v in inst["network"].split("_")[2:4])
-        net = acasxu.network(prev, tau)
-        lo = hi = None
-        sound_low, sound_high, estimate_p, seconds, n_cases = 0.0, 0.0, 0.0, 0.0, 0
+    for inst, v, _ in done:
+        prev, tau = (int(t) for t in inst.network.name.split("_")[2:4])
         on_net = (demands.prev == prev) & (demands.tau == tau)
         inside = np.zeros(len(demands), bool)
-        for case in read_vnnlib(acasxu.data_dir() / inst["property"]):
-            lo, hi = np.array(case.lo), np.array(case.hi)
-            x = case.centre().reshape(1, 1, 5)
-            res = estimate(net, x, case.perturbation(), failure=case.region, estimator=_bab(settings), budget=20_000,
-                           confidence=settings.confidence, seed=_rng.derive_seed(settings.seed, 10_000 + k))
-            volume = float(np.prod(np.where(hi > lo, hi - lo, 1.0)))  # a disjunction of boxes: weight by volume
-            sound_low += volume * res.sound_low
-            sound_high += volume * res.sound_high
-            estimate_p += volume * res.failure_probability
-            seconds += res.seconds
-            n_cases += volume
-            inside |= on_net & np.all((x_all >= lo) & (x_all <= hi), 1)
-        sound_low, sound_high, estimate_p = (v / n_cases for v in (sound_low, sound_high, estimate_p))
+        for case in read_vnnlib(inst.property):
+            inside |= on_net & np.all((x_all >= np.array(case.lo)) & (x_all <= np.array(case.hi)), 1)
         mass = binomial_ci(int(inside.sum()), len(demands), settings.confidence, "clopper-pearson")
-        verdict = "proved" if sound_high == 0 else ("violated" if sound_low > 0 or estimate_p > 0 else "undecided")
-        witness = ("failing region proved" if sound_low > 0 else "counterexample sampled" if estimate_p > 0
-                   else "none")
-        published = inst["verdict"]
-        rows.append({
-            "network": f"N_{prev},{tau}", "property": inst["property"].removesuffix(".vnnlib"), "published": published,
-            "dissent": inst["dissenting_tools"], "verdict": verdict, "witness": witness, "sound_low": sound_low,
-            "sound_high": sound_high,
-            "estimate": estimate_p, "seconds": seconds, "mass": float(inside.mean()), "mass_upper": mass.high,
-            "violation_under_profile_upper": mass.high * sound_high,
-            "contradiction": (published == "holds" and sound_low > 0) or (published == "violated" and sound_high == 0),
-        })
-        if progress:
-            progress("properties", k + 1, len(instances))
+        rows.append({"network": f"N_{prev},{tau}", "property": inst.property.stem, "published": inst.published,
+                     **dataclasses.asdict(v), "mass": float(inside.mean()), "mass_upper": mass.high,
+                     "violation_under_profile_upper": mass.high * v.sound_high,
+                     "contradiction": contradicts(inst.published, v.verdict)})
     return rows
-
-
-def _bab(settings: Settings) -> BranchAndBound:
-    return BranchAndBound(max_boxes=settings.phi_boxes)
 
 
 # -- defence in depth: a second, diverse channel ------------------------------------------------------------
