@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -28,6 +29,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 from . import _rng, failure_spec, zoo
 from ._files import check_output_path, write_text_atomic
@@ -415,6 +417,18 @@ def stdout_console() -> Console:
     if not console.is_terminal:
         console.width = _PIPE_WIDTH
     return console
+
+
+def print_wide_table(table: Table) -> None:
+    """Print a table that may be wider than ``_PIPE_WIDTH``: whole in a pipe or file (no cell cut with an
+    ellipsis), its cells folded onto more lines in a narrower terminal."""
+    console = stdout_console()
+    for column in table.columns:
+        column.overflow = "fold"
+    if not console.is_terminal:
+        natural = Measurement.get(console, console.options.update(max_width=100_000), table).maximum
+        console.width = max(console.width, natural)
+    console.print(table)
 
 
 def add_leaderboard_options(parser: argparse.ArgumentParser, default_db: str, run_help: str) -> None:

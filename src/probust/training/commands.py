@@ -197,4 +197,4 @@ def _print(rid: str, config: dict, cells: list) -> None:
                   caption=Text(f"{lb.describe(config)}\n{lb.hardware_line(config)}"), caption_justify="left")
     for r in lb.table_rows(rows):
         table.add_row(*r)
-    _commands.stdout_console().print(table)
+    _commands.print_wide_table(table)
