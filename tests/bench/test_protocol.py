@@ -164,7 +164,8 @@ def test_decision_procedures_are_ranked_apart_from_the_estimators():
     rows, decisions = split(summarize(cells))
     assert [r.estimator for r in rows] == ["mc"] and [r.estimator for r in decisions] == ["provero"]
     assert decision_cells(decisions[0], cells)[:3] == ["provero", "1.00 [0.16,1.00] n=2", "1"]
-    assert is_decision("sequential") and not is_decision("amls") and not is_decision("custom-name")
+    assert is_decision("sequential") and is_decision("provero:theta=0.05") and not is_decision("amls")
+    assert not is_decision("custom-name")
 
 
 def test_unreliable_is_read_from_the_stored_result_status():

@@ -113,7 +113,7 @@ def _print(rid: str, config: dict, cells: list) -> None:
     rows, decisions = lb.split(summarize(cells))
     for r in rows:
         table.add_row(*lb.row_cells(r, nominal))
-    _commands.stdout_console().print(table)
+    _commands.print_wide_table(table)
     if decisions:  # yes/no tests: ranked apart, not by |log10 error|
         decided = Table(*lb.DECISION_HEADERS, title=Text("Decision procedures (is p <= theta?)"))
         for r in decisions:

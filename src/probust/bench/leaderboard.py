@@ -38,8 +38,10 @@ DECISION_HEADERS = ("procedure", "decision right (95% CI)", "undecided", "unsupp
 
 
 def is_decision(name: str) -> bool:
-    """Whether a bench estimator is a decision procedure (a yes/no test with a one-sided interval)."""
-    return name in ESTIMATORS and "decision" in ESTIMATORS[name].tags
+    """Whether a bench estimator (a name or a spec such as ``provero:theta=0.05``) is a decision procedure (a yes/no
+    test with a one-sided interval)."""
+    base = name.split(":", 1)[0]
+    return base in ESTIMATORS and "decision" in ESTIMATORS[base].tags
 
 
 def split(rows: Sequence[EstimatorScore]) -> tuple[list[EstimatorScore], list[EstimatorScore]]:
@@ -143,7 +145,7 @@ def markdown(rid: str, config: dict[str, Any], cells: Sequence[CellScore]) -> st
            "none). Violations: sound bounds below the gold value (must be 0). Zeros: estimates of 0. Unreliable: "
            "results whose own diagnostics failed (status `unreliable`).", *decided,
            "", "## By suite", "", markdown_table(*suite_table(rows)), "", "## By case (median |log10 error|)", "",
-           markdown_table(*case_table(cells)), "", f"probust {__version__}", ""]
+           markdown_table(*case_table(_estimator_cells(cells))), "", f"probust {__version__}", ""]
     return "\n".join(out)
 
 
@@ -160,7 +162,7 @@ def error_figure(cells: Sequence[CellScore]) -> str:
         ys = [min(max(abs(c.log10_error), _FLOOR), _CEILING) for c in ok]
         ax.scatter(xs, ys, s=14, alpha=0.6, marker=markers[k % len(markers)], label=name)
     ax.axhline(_CEILING, color="#999", lw=0.8, ls="--")
-    ax.text(1.2, _CEILING * 0.6, "zero estimate (inf)", fontsize=8, color="#666")
+    ax.text(0.01, _CEILING * 0.6, "zero estimate (inf)", fontsize=8, color="#666", transform=ax.get_yaxis_transform())
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("queries per run (0 drawn at 1)")
@@ -172,10 +174,11 @@ def error_figure(cells: Sequence[CellScore]) -> str:
 
 def html_page(rid: str, config: dict[str, Any], cells: Sequence[CellScore]) -> str:
     rows, decisions = split(summarize(cells))
+    estimated = _estimator_cells(cells)
     table = html_table(DECISION_HEADERS, [decision_cells(r, cells) for r in decisions])
     decided = f"<h2>Decision procedures</h2>{table}<p>{html.escape(_DECISION_NOTE)}</p>" if decisions else ""
     nominal = config["protocol"]["confidence"]
-    figure = error_figure(cells) if cells else ""
+    figure = error_figure(estimated) if estimated else ""
     return html_document(f"PR-Bench leaderboard {rid}", f"""<h1>PR-Bench leaderboard</h1>
 <p>{html.escape(protocol_line(config))} &middot; run <code>{rid}</code></p>
 <p>Hardware (times are comparable only on the same): {html.escape(hardware_line(config))}</p>
@@ -188,6 +191,11 @@ diagnostics failed (status <code>unreliable</code>): their interval is not for a
 {f'<img alt="error versus queries" src="{figure}">' if figure else ''}
 <h2>By suite</h2>{html_table(*suite_table(rows))}
 <h2>By case: median |log10 error|</h2><p>x: the estimator does not support the case; !: it failed.</p>
-{html_table(*case_table(cells))}
+{html_table(*case_table(estimated))}
 <p>probust {__version__}</p>""")
+
+
+def _estimator_cells(cells: Sequence[CellScore]) -> list[CellScore]:
+    """The cells of the estimators: errors of a decision procedure's one-sided interval mean nothing."""
+    return [c for c in cells if not is_decision(c.estimator)]
 
