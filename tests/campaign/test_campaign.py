@@ -156,7 +156,7 @@ def test_ctrl_c_keeps_the_stored_inputs_and_resume_reuses_the_worker_count(tmp_p
     assert "on 2 local Dask workers, as the campaign ran" in capsys.readouterr().out
     assert main(["campaign", "resume", "--db", db, "--quiet", "--workers", "0"]) == 0  # override: in this process
     out = capsys.readouterr().out
-    assert "in this process, as given" in out and "3/3 inputs finished" in out
+    assert "in this process, as given" in out and "3/3 inputs finished" in out and "clean accuracy " in out
 
 
 def test_the_resource_tracker_filter_is_a_valid_warning_option(monkeypatch):

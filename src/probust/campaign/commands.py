@@ -115,6 +115,8 @@ def _execute(task: Any, estimator: Any, store: ResultsStore, campaign: str, scal
 
 
 def _print_summary(store: ResultsStore, campaign: str) -> None:
+    from .report import clean_accuracy  # matplotlib: loaded only once a campaign has run
+
     status = store.status(campaign)
     rows = store.results(campaign)
     line = f"campaign {campaign}: {status['finished']}/{status['total']} inputs finished in {store.path}"
@@ -122,6 +124,10 @@ def _print_summary(store: ResultsStore, campaign: str) -> None:
         tsr = total_statistical_robustness([r.failure_probability for _, _, r in rows], 0.95)
         line += (f"; TSR {tsr.tsr:.4f}, 95% interval [{tsr.tsr_ci.low:.4f}, {tsr.tsr_ci.high:.4f}] "
                  "(empirical Bernstein over inputs)")
+    accuracy = clean_accuracy(rows, store.config(campaign)["options"].get("label", "prediction"))
+    if accuracy is not None:  # PR is measured around each prediction, right or wrong
+        k, n = accuracy["correct"], accuracy["inputs"]
+        line += f"; clean accuracy {k}/{n}" + (f" (reference != label on {n - k} of {n} inputs)" if k < n else "")
     print(line)
 
 
