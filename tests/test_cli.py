@@ -263,6 +263,27 @@ def test_interrupt_exits_130_without_report(tmp_path, capsys, monkeypatch):
     assert not out_path.exists()
 
 
+def test_interrupt_after_some_inputs_prints_and_writes_them_marked_partial(tmp_path, capsys, monkeypatch):
+    estimate, calls = probust.api.estimate, []
+
+    def interrupted_on_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return estimate(*args, **kwargs)
+
+    monkeypatch.setattr(probust.api, "estimate", interrupted_on_third)
+    out_path = tmp_path / "out.json"
+    assert main(evaluate_args("--dataset", DATASET, "--indices", "0:4", "--json", str(out_path))) == 130
+    out, err = capsys.readouterr()
+    assert "interrupted after 2 of 4 inputs" in err and "marked partial" in err
+    assert "over 2 inputs" in out  # the summary line of the finished rows
+    report = json.loads(out_path.read_text())
+    assert [r["index"] for r in report["results"]] == [0, 1]
+    assert report["summary"]["partial"] == {"finished": 2, "selected": 4}
+    assert report["summary"]["n_inputs"] == 2
+
+
 # -- certify and list --------------------------------------------------------------------------------
 def test_certify_prints_decisions_and_writes_json(tmp_path, capsys):
     out_path = tmp_path / "cert.json"

@@ -62,3 +62,26 @@ def test_zoo_predictor_covers_its_held_out_half():
     assert pred.n_calibration == 180  # the second half of digits' 359 test images
     assert coverage > 0.9 - 3 * math.sqrt(0.09 / 179)  # binomial sd on 179 held-out points
     assert size > 0
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.1, 0.2])
+def test_sets_equal_mapie_split_conformal_lac_sets(alpha):
+    """MAPIE (maintained, scikit-learn-contrib) as the oracle: its SplitConformalClassifier with the LAC score on
+    a prefit classifier gives the same set for every test input (a dev dependency only)."""
+    pytest.importorskip("mapie")
+    from mapie.classification import SplitConformalClassifier
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_digits(return_X_y=True)
+    x = x / 16
+    clf = LogisticRegression(max_iter=200).fit(x[:600], y[:600])
+    oracle = SplitConformalClassifier(estimator=clf, confidence_level=1 - alpha, conformity_score="lac", prefit=True)
+    oracle.conformalize(x[600:1200], y[600:1200])
+    expected = oracle.predict_set(x[1200:])[1][:, :, 0]
+
+    def model(inputs: torch.Tensor) -> torch.Tensor:  # log-probabilities: their softmax is the classifier's
+        return torch.from_numpy(clf.predict_proba(inputs.numpy())).log()
+
+    ours = SplitConformal.calibrate(model, torch.from_numpy(x[600:1200]), torch.from_numpy(y[600:1200]), alpha=alpha)
+    assert np.array_equal(ours.sets(model(torch.from_numpy(x[1200:]))).numpy(), expected)

@@ -24,6 +24,16 @@ def test_two_sided_intervals_match_statsmodels(method, k, n):
     assert ours.high == pytest.approx(high, rel=1e-9, abs=1e-15)
 
 
+@pytest.mark.parametrize("method, scipy_method", [("clopper-pearson", "exact"), ("wilson", "wilson")])
+@pytest.mark.parametrize("k, n", [(0, 1000), (3, 100), (50, 100), (100, 100)])
+def test_one_sided_bounds_match_scipy_binomtest(method, scipy_method, k, n):
+    """scipy's one-sided intervals: ``alternative="less"`` bounds p from above, ``"greater"`` from below."""
+    upper = stats.binomtest(k, n, alternative="less").proportion_ci(0.95, method=scipy_method)
+    lower = stats.binomtest(k, n, alternative="greater").proportion_ci(0.95, method=scipy_method)
+    assert binomial_ci(k, n, 0.95, method, sided="upper").high == pytest.approx(upper.high, rel=1e-9, abs=1e-15)
+    assert binomial_ci(k, n, 0.95, method, sided="lower").low == pytest.approx(lower.low, rel=1e-9, abs=1e-15)
+
+
 def test_zero_failures_gives_the_exact_rule_of_three():
     n = 1000
     assert binomial_ci(0, n, 0.95, sided="upper").high == pytest.approx(1 - 0.05 ** (1 / n), rel=1e-12)

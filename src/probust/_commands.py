@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -28,6 +29,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 from . import _rng, failure_spec, zoo
 from ._files import check_output_path, write_text_atomic
@@ -180,7 +182,8 @@ def estimate_options(args: argparse.Namespace) -> dict[str, Any]:
 def add_scale_options(parser: argparse.ArgumentParser) -> None:
     scale = parser.add_mutually_exclusive_group()
     scale.add_argument("--workers", type=int, metavar="N",
-                       help="run on a local Dask cluster of N single-threaded worker processes")
+                       help="run on a local Dask cluster of N single-threaded worker processes (0: in this "
+                            "process, the default of run; resume reuses the count the campaign ran with)")
     scale.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask scheduler (tcp://host:port)")
 
 
@@ -343,6 +346,15 @@ def load_data(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor | No
 
 
 # -- running -------------------------------------------------------------------------------------------
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, carrying the results finished before it (in order) and what became of them."""
+
+    def __init__(self, results: list[Result], saved: str = "no report was written"):
+        super().__init__()
+        self.results = results
+        self.saved = saved
+
+
 @contextlib.contextmanager
 def progress_bar(quiet: bool, unit: str = "inputs") -> Iterator[tuple[Progress, TaskID]]:
     """A rich progress bar with ETA on stderr, drawn only on a terminal (a redrawn bar in a log is noise)."""
@@ -361,26 +373,37 @@ def run_task(
 ) -> list[Result]:
     """Call ``call`` on ``indices`` (default: all selected inputs), with a progress bar over all queries.
 
-    ``on_result(index, result)`` runs as soon as each input is done (campaigns store it there).
+    ``on_result(index, result)`` runs as soon as each input is done (campaigns store it there). Ctrl-C raises
+    :class:`Interrupted` with the results finished so far, so a command can still show and save them.
     """
     indices = task.indices if indices is None else list(indices)
-    with progress_bar(task.quiet, unit="queries") as (progress, bar):
-        progress.update(bar, total=len(indices) * task.budget)
-        results = []
-        for position, index in enumerate(indices, 1):
-            progress.update(bar, description=f"input {index} ({position}/{len(indices)})")
-            x, perturbation, prop = task.arguments(index)
-            result = call(
-                task.model, x, perturbation, seed=_rng.derive_seed(task.seed, index), **prop,
-                batch_size=task.batch_size, device=task.device,
-                progress=functools.partial(progress.advance, bar),
-            )
-            # Early stopping (certify) leaves budget unused; count it as done so the ETA stays right.
-            progress.advance(bar, task.budget - result.n_queries)
-            if on_result is not None:
-                on_result(index, result)
-            results.append(result)
+    results: list[Result] = []
+    try:
+        with progress_bar(task.quiet, unit="queries") as (progress, bar):
+            _run_inputs(task, call, indices, on_result, results, progress, bar)
+    except KeyboardInterrupt:  # the bar is closed: the caller may print and write the finished rows
+        raise Interrupted(results) from None
     return results
+
+
+def _run_inputs(task: Task, call: Callable[..., Result], indices: list[int],
+                on_result: Callable[[int, Result], None] | None, results: list[Result], progress: Progress,
+                bar: TaskID) -> None:
+    """The loop of :func:`run_task`, appending to ``results`` as each input finishes."""
+    progress.update(bar, total=len(indices) * task.budget)
+    for position, index in enumerate(indices, 1):
+        progress.update(bar, description=f"input {index} ({position}/{len(indices)})")
+        x, perturbation, prop = task.arguments(index)
+        result = call(
+            task.model, x, perturbation, seed=_rng.derive_seed(task.seed, index), **prop,
+            batch_size=task.batch_size, device=task.device,
+            progress=functools.partial(progress.advance, bar),
+        )
+        # Early stopping (certify) leaves budget unused; count it as done so the ETA stays right.
+        progress.advance(bar, task.budget - result.n_queries)
+        if on_result is not None:
+            on_result(index, result)
+        results.append(result)
 
 
 def reference(task: Task, index: int) -> int | None:
@@ -394,6 +417,18 @@ def stdout_console() -> Console:
     if not console.is_terminal:
         console.width = _PIPE_WIDTH
     return console
+
+
+def print_wide_table(table: Table) -> None:
+    """Print a table that may be wider than ``_PIPE_WIDTH``: whole in a pipe or file (no cell cut with an
+    ellipsis), its cells folded onto more lines in a narrower terminal."""
+    console = stdout_console()
+    for column in table.columns:
+        column.overflow = "fold"
+    if not console.is_terminal:
+        natural = Measurement.get(console, console.options.update(max_width=100_000), table).maximum
+        console.width = max(console.width, natural)
+    console.print(table)
 
 
 def add_leaderboard_options(parser: argparse.ArgumentParser, default_db: str, run_help: str) -> None:

@@ -7,18 +7,19 @@ Example::
 
 Each input ``i`` is estimated with the seed ``derive_seed(seed, i)``, so its result does not depend on
 which other inputs are in the run. Every :class:`~probust.errors.ProbustError` (and every usage error)
-ends the program with a one-line ``error: ...`` on stderr and exit code 2; Ctrl-C exits with 130.
-No JSON report is written unless every input finished.
+ends the program with a one-line ``error: ...`` on stderr and exit code 2; Ctrl-C exits with 130, after
+printing and writing the inputs finished so far (the JSON report then has ``summary.partial``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import math
 import sys
-from collections.abc import Sequence
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from rich import box
 from rich.table import Column, Table
@@ -86,11 +87,7 @@ def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     call = functools.partial(
         api.estimate, estimator=estimator, budget=task.budget, confidence=task.confidence, **options,
     )
-    results = _commands.run_task(task, call)
-    summary = {**_estimate_summary(results), **_clean_accuracy(task, results)}
-    _print_estimates(task, results, summary)
-    _write_report(task, argv, results, summary)
-    return 0
+    return _run_and_report(task, argv, call, _estimate_summary, _print_estimates)
 
 
 def _certify(args: argparse.Namespace, argv: list[str]) -> int:
@@ -99,11 +96,35 @@ def _certify(args: argparse.Namespace, argv: list[str]) -> int:
     call = functools.partial(
         api.certify, max_failure=certifier.max_failure, budget=task.budget, confidence=task.confidence
     )
-    results = cast(list[CertifyResult], _commands.run_task(task, call))
-    summary = {**_certify_summary(results), **_clean_accuracy(task, results)}
-    _print_certificates(task, results, summary)
+    return _run_and_report(task, argv, call, _certify_summary, _print_certificates)
+
+
+def _run_and_report(task: _commands.Task, argv: list[str], call: Callable[..., Result],
+                    summarise: Callable[[Any], dict[str, Any]], show: Callable[..., None]) -> int:
+    """Run every input, print the table and write the JSON report.
+
+    On Ctrl-C after at least one input, the finished rows are printed and written (atomically), the report
+    marked ``summary.partial``; the exit status is still 130, so a script sees the run did not complete.
+    """
+    selected = len(task.indices)
+    try:
+        results = _commands.run_task(task, call)
+    except _commands.Interrupted as stop:
+        if not stop.results:
+            raise
+        results = stop.results
+        task = dataclasses.replace(task, indices=task.indices[: len(results)])
+    partial = len(results) < selected
+    summary = {**summarise(results), **_clean_accuracy(task, results),
+               **({"partial": {"finished": len(results), "selected": selected}} if partial else {})}
+    show(task, results, summary)
     _write_report(task, argv, results, summary)
-    return 0
+    if not partial:
+        return 0
+    saved = f"; {task.json_path} holds them, marked partial" if task.json_path is not None else ""
+    print(f"error: interrupted after {len(results)} of {selected} inputs: the table shows the finished ones{saved}",
+          file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 #: The registries ``probust list`` shows, with the option that takes their specs.
@@ -310,8 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     except ProbustError as err:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, whatever the message
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("error: interrupted; no report was written", file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        print(f"error: interrupted; {getattr(stop, 'saved', 'no report was written')}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

@@ -17,6 +17,10 @@ optimistic (not exchangeable with new data); the ``test`` split is held out, so 
 calibration set and its first half (indices ``0 .. n/2 - 1``, where PR is evaluated) is where coverage is
 checked. Calibration inputs are never evaluated: the CLI refuses them.
 
+Written by hand because the sets are tested as a failure property inside batched torch queries; MAPIE's
+``SplitConformalClassifier(conformity_score="lac", prefit=True)`` (scikit-learn estimators, numpy) gives the
+same set for every input and is the test oracle (tests/test_conformal.py, a dev dependency only).
+
 Properties: :class:`ConformalCover` (the perturbed set loses the reference label: the clean prediction by
 default, or the true label when given) and :class:`ConformalSize` (the perturbed set's size differs from the
 clean set's).

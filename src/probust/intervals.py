@@ -9,8 +9,10 @@ Interval methods for ``k`` failures in ``n`` i.i.d. samples (Brown, Cai & DasGup
 * ``wilson`` -- score interval: approximate; coverage oscillates around nominal.
 * ``jeffreys`` -- equal-tailed Beta(k + 1/2, n - k + 1/2) posterior interval: approximate.
 
-scipy's ``binomtest(...).proportion_ci`` lacks Jeffreys and one-sided bounds, hence the short
-closed forms below (all vectorised over numpy arrays).
+scipy's ``binomtest(k, n, alternative=...).proportion_ci`` gives exact (Clopper-Pearson) and Wilson bounds,
+one-sided with ``alternative="less"`` / ``"greater"``, but one (k, n) at a time and no Jeffreys or Hoeffding;
+the estimators need them vectorised over numpy arrays of counts, hence the short closed forms below
+(statsmodels' ``proportion_confint`` is their test oracle, tests/test_intervals.py).
 """
 
 from __future__ import annotations

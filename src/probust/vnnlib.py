@@ -8,8 +8,9 @@ input box becomes one ``VnnlibCase``: the perturbation ``Box(lo, hi)`` (uniform 
 failure ``OutputRegion`` (the outputs satisfying the assertions). Strict and non-strict inequalities both
 give the closed region (the boundary has probability 0 under continuous noise; counting it is conservative).
 
-Written by hand: the ``vnnlib`` package on PyPI parses VNN-LIB 2.0 (another syntax) and ships only a
-CPython 3.11 build; this subset is small (docs/design.md).
+Written by hand: the maintained ``vnnlib`` package on PyPI (1.0.x, wheels for CPython 3.10 to 3.13) parses
+VNN-LIB 2.0 only (its compatibility table: v1.0.* reads VNN-LIB 2.0, the old v0.0.1 read 1.0), a new syntax
+with declared networks, while VNN-COMP distributes its properties in 1.0; this subset is small (docs/design.md).
 """
 
 from __future__ import annotations

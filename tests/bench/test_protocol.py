@@ -10,7 +10,16 @@ import pytest
 from probust import cli
 from probust.bench import protocol as pr
 from probust.bench.cases import CASES, Gold, select_cases
-from probust.bench.leaderboard import HEADERS, html_page, load, markdown, row_cells
+from probust.bench.leaderboard import (
+    HEADERS,
+    decision_cells,
+    html_page,
+    is_decision,
+    load,
+    markdown,
+    row_cells,
+    split,
+)
 from probust.bench.scoring import CellScore, score_cell, summarize
 from probust.bench.store import BenchStore
 from probust.errors import ConfigurationError
@@ -143,6 +152,20 @@ def test_hard_landscape_coverage_and_unreliable_cells_have_their_own_columns():
     assert row_cells(e, 0.95)[column["hard-landscape coverage"]].startswith("0.50 [0.01,0.99] n=2")
     assert row_cells(b, 0.95)[column["hard-landscape coverage"]] == "-"
     assert row_cells(e, 0.95)[column["unreliable"]] == row_cells(b, 0.95)[column["unreliable"]] == "1"
+
+
+def test_decision_procedures_are_ranked_apart_from_the_estimators():
+    robust = dict(bound_kind="pac", p_hat=0.0, ci_low=0.0, ci_high=0.01, covered=True)
+    cells = [_cell(estimator="provero", repetition=0, **robust),  # a yes/no test, far "off" in |log10 err|
+             _cell(estimator="provero", repetition=1, bound_kind="pac", p_hat=0.0, ci_low=0.0, ci_high=1.0,
+                   covered=True),  # undecided
+             _cell(estimator="mc", bound_kind="confidence-interval", p_hat=1e-3, ci_low=5e-4, ci_high=2e-3,
+                   covered=True)]
+    rows, decisions = split(summarize(cells))
+    assert [r.estimator for r in rows] == ["mc"] and [r.estimator for r in decisions] == ["provero"]
+    assert decision_cells(decisions[0], cells)[:3] == ["provero", "1.00 [0.16,1.00] n=2", "1"]
+    assert is_decision("sequential") and is_decision("provero:theta=0.05") and not is_decision("amls")
+    assert not is_decision("custom-name")
 
 
 def test_unreliable_is_read_from_the_stored_result_status():

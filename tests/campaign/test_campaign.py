@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,7 +17,7 @@ import pytest
 import torch
 
 import probust as pb
-from probust.campaign import ResultsStore
+from probust.campaign import ResultsStore, distributed
 from probust.cli import main
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -126,3 +127,43 @@ def test_results_are_identical_in_process_and_on_two_dask_workers(tmp_path):
     assert main([*args, "--db", str(two), "--workers", "2"]) == 0
     assert by_index(here) == by_index(two)
     assert any(p > 0 for p, _ in by_index(here).values())  # not a comparison of zeros
+
+
+def test_ctrl_c_keeps_the_stored_inputs_and_resume_reuses_the_worker_count(tmp_path, capsys, monkeypatch):
+    db = str(tmp_path / "c.db")
+    estimate, calls = pb.api.estimate, []
+
+    def interrupted_on_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return estimate(*args, **kwargs)
+
+    monkeypatch.setattr(pb.api, "estimate", interrupted_on_second)
+    run = ["campaign", "run", "--model", "digits-mlp", "--dataset", "digits", "--indices", "0:3",
+           "--perturbation", "uniform-linf:eps=0.2", "--budget", "300", "--db", db, "--quiet"]
+    assert main(run) == 130
+    assert "1/3 inputs are stored" in capsys.readouterr().err
+    with ResultsStore(db) as store:
+        cid = store.resolve(None)
+        assert store.execution(cid) == {"workers": None, "scheduler": None}
+        store.set_execution(cid, {"workers": 2, "scheduler": None})  # as if it had run with --workers 2
+    seen = []
+    monkeypatch.setattr(distributed, "run_distributed",
+                        lambda options, indices, workers, *rest, **kw: seen.append((indices, workers)))
+    assert main(["campaign", "resume", "--db", db, "--quiet"]) == 0
+    assert seen == [([1, 2], 2)]
+    assert "on 2 local Dask workers, as the campaign ran" in capsys.readouterr().out
+    assert main(["campaign", "resume", "--db", db, "--quiet", "--workers", "0"]) == 0  # override: in this process
+    out = capsys.readouterr().out
+    assert "in this process, as given" in out and "3/3 inputs finished" in out and "clean accuracy " in out
+
+
+def test_the_resource_tracker_filter_is_a_valid_warning_option(monkeypatch):
+    monkeypatch.setattr(sys, "warnoptions", [])
+    distributed._quiet_resource_tracker()
+    distributed._quiet_resource_tracker()
+    assert len(sys.warnoptions) == 1
+    with warnings.catch_warnings():
+        warnings._setoption(sys.warnoptions[0])  # what the tracker's interpreter does with its -W option
+        assert warnings.filters[0][0] == "ignore"

@@ -217,3 +217,28 @@ def test_zoo_mnist_inputs_are_images_the_families_accept():
         pert.check_input(x)
         z = pert.sample_latent(4, x.shape, np.random.default_rng(0))
         assert pert.apply(x, z).shape == (4, 1, 28, 28)
+
+
+@pytest.mark.parametrize("spec", ["rotation:deg=30", "rotation:deg=30,border=border",
+                                  "rotation:deg=30,border=reflection", "rotation:deg=30,interpolation=nearest",
+                                  "translation:px=3", "scaling:factor=0.2"])
+def test_warps_equal_kornia_under_the_same_conventions(spec):
+    """kornia (maintained; a dev dependency only) as the oracle: rotate / translate / scale about the image centre
+    with align_corners=False sample the same pixel positions. Both compute the sample coordinates (magnitude ~14 px)
+    in float64 by different products, so they differ by a few ulp, ~3e-14 px; bilinear interpolation is
+    1-Lipschitz in the coordinates for pixel values in [0, 1]: 1e-13 bounds the difference."""
+    kornia = pytest.importorskip("kornia")
+    warp = parse_perturbation(spec)
+    gen = torch.Generator().manual_seed(0)
+    images = torch.rand(4, 2, 11, 14, generator=gen, dtype=torch.float64)  # odd and even sides, non-square
+    z = torch.rand(4, warp.n_params, generator=gen, dtype=torch.float64)
+    options = {"mode": warp.interpolation, "align_corners": False}
+    transform = kornia.geometry.transform
+    if warp.name == "rotation":
+        expected = transform.rotate(images, warp.amount(z[:, 0]), padding_mode=warp.border, **options)
+    elif warp.name == "translation":  # (dx, dy) in pixels, content moved right and down
+        expected = transform.translate(images, warp.amount(z), padding_mode=warp.border, **options)
+    else:
+        factor = warp.multiplier(z[:, 0])[:, None].expand(4, 2).contiguous()
+        expected = transform.scale(images, factor, padding_mode=warp.border, **options)
+    torch.testing.assert_close(warp.push(images, z), expected, rtol=0, atol=1e-13)

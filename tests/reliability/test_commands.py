@@ -60,6 +60,7 @@ def test_the_whole_claim_from_a_campaign(dbs, tmp_path, capsys):
     assert yaml.safe_load(out["gsn"].read_text()) == data["gsn"] and rel.validate_gsn(data["gsn"]) == []
     page = out["html"].read_text()
     assert page.count("data:image/png;base64,") == 3 and "Assurance case (GSN)" in page
+    assert "sum_c" not in page and "E_OP" not in page and "pfd if the two failed independently" in page  # plain words
     assert "SIL band of the upper bound" in printed and "1oo2 with digits-mlp" in printed
 
 

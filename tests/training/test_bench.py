@@ -23,6 +23,8 @@ def test_quick_bench_resumes_and_writes_the_leaderboard(tmp_path, capsys):
     assert sorted(rows) == sorted((m, "ok") for m in tb.QUICK.methods)
     md, page = tmp_path / "b.md", tmp_path / "b.html"
     assert main(["bench", "training-leaderboard", "--db", str(db), "--markdown", str(md), "--html", str(page)]) == 0
+    out = capsys.readouterr().out  # a pipe: the 20-column table is printed whole, not cut at 160 columns
+    assert "cert. ProbAcc(0.05) %" in out and "…" not in out
     text = md.read_text()
     assert "| at-pr |" in text and "| mix-at |" in text and "PR@0.1 % [CI]" in text
     assert page.read_text().startswith("<!doctype html>") and "data:image/png;base64," in page.read_text()

@@ -13,9 +13,10 @@ import torch.nn.functional as F
 import probust as pb
 from probust.cli import main
 from probust.errors import ConfigurationError, DataError, ModelError
-from probust.training import METHODS, Method, Step, build_model, load_record, save_model, train
+from probust.training import METHODS, Method, Step, build_model, estimate_seconds, load_record, save_model, train
 from probust.training._attacks import walk_back_depth
 from probust.training._base import noise_draws
+from probust.training.commands import chance_warning
 from probust.training.prl_cvar import PRLCVaR
 from probust.zoo import load_dataset, load_state_dict_into
 
@@ -141,3 +142,27 @@ def test_cli_trains_and_the_model_evaluates(tmp_path, capsys):
     assert out.is_file() and out.with_suffix(".json").is_file()
     assert main(["evaluate", "--model", str(out), "--arch", "digits-mlp", "--dataset", "digits", "--indices", "0:2",
                  "--perturbation", "uniform-linf:eps=0.1,clip=0:1", "--budget", "200", "--seed", "0", "--quiet"]) == 0
+
+
+def test_chance_warning_is_for_accuracy_closer_to_chance_than_to_one():
+    labels = torch.tensor([0] * 6 + [1] * 4)  # chance 0.6 (always answering 0): the midpoint is 0.8
+    assert "near chance (60.0%" in chance_warning(0.79, labels)
+    assert chance_warning(0.8, labels) is None
+
+
+def test_the_estimate_times_a_copy_and_leaves_the_model_and_the_rng_alone():
+    model = build_model("mnist-cnn", 0)  # batch norm: a forward pass in train mode would move its statistics
+    data = load_dataset("mnist", "train")[:64]
+    before, rng = {k: v.clone() for k, v in model.state_dict().items()}, torch.get_rng_state()
+    seconds = estimate_seconds(model, data, "pgd-at", eps=0.1, epochs=2, batch_size=32)
+    assert seconds > 0
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert torch.equal(torch.get_rng_state(), rng)
+
+
+def test_cli_warns_when_the_trained_model_is_near_chance(tmp_path, capsys):
+    assert main(["train", "--arch", "digits-mlp", "--dataset", "digits", "--method", "erm", "--eps", "0.1",
+                 "--epochs", "1", "--n-train", "32", "--lr", "1e-6", "--out", str(tmp_path / "m.pt")]) == 0
+    out, err = capsys.readouterr()
+    assert "test images" in out and "warning: the trained model classifies" in err
+    assert "epoch 1/1" in err  # not a terminal: one line per epoch in place of the bar

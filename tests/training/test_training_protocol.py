@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from probust.training import evaluate_protocol
-from probust.training.leaderboard import _mark_front
+from probust.training.leaderboard import _front_cell, _mark_front, _mark_separated
 from probust.zoo import load_dataset
 
 
@@ -48,3 +48,21 @@ def test_pareto_front_marks_the_non_dominated_methods():
     rows = [row("a", 0.9, 0.5, 0.99), row("b", 0.95, 0.4, 0.98), row("c", 0.89, 0.5, 0.98), row("d", 0.9, 0.5, 0.99)]
     _mark_front(rows)
     assert [r["front"] for r in rows] == [True, True, False, True]  # ties do not dominate each other
+
+
+def test_a_front_member_is_within_noise_unless_its_intervals_separate_it_from_every_other_method():
+    def row(name, pr, ar, clean):  # (low, high) per objective; the mean is the midpoint
+        spans = {"pr_train": pr, "ar_strong": ar, "clean": clean}
+        return {"method": name, "intervals": spans, **{k: ((lo + hi) / 2, 0) for k, (lo, hi) in spans.items()}}
+
+    a, b, c = row("a", (.80, .84), (.60, .70), (.90, .95)), row("b", (.90, .95), (.40, .50), (.90, .95)), \
+        row("c", (.70, .75), (.30, .35), (.80, .85))
+    rows = [a, b, c]
+    _mark_front(rows)
+    _mark_separated(rows)
+    assert [(r["front"], r["separated"]) for r in rows] == [(True, True), (True, True), (False, False)]
+    d = row("d", (.79, .83), (.58, .69), (.90, .95))  # below a in every mean, but within a's intervals
+    rows = [a, b, c, d]
+    _mark_front(rows)
+    _mark_separated(rows)
+    assert [_front_cell(r) for r in rows] == ["within noise", "yes", "", ""]

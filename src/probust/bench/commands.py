@@ -112,9 +112,15 @@ def _print(rid: str, config: dict, cells: list) -> None:
     nominal = config["protocol"]["confidence"]
     table = Table(*lb.HEADERS, title=Text(f"PR-Bench leaderboard, run {rid}"),
                   caption=Text(f"{lb.protocol_line(config)}\n{lb.hardware_line(config)}"), caption_justify="left")
-    for r in summarize(cells):
+    rows, decisions = lb.split(summarize(cells))
+    for r in rows:
         table.add_row(*lb.row_cells(r, nominal))
-    _commands.stdout_console().print(table)
+    _commands.print_wide_table(table)
+    if decisions:  # yes/no tests: ranked apart, not by |log10 error|
+        decided = Table(*lb.DECISION_HEADERS, title=Text("Decision procedures (is p <= theta?)"))
+        for r in decisions:
+            decided.add_row(*lb.decision_cells(r, cells))
+        _commands.stdout_console().print(decided)
 
 
 def _existing(db: str) -> str:

@@ -78,31 +78,45 @@ def _identity(options: dict[str, Any]) -> dict[str, Any]:
     return {"options": options, "model_sha256": model_sha, "inputs_sha256": inputs_sha, "probust_version": __version__}
 
 
-def _execute(task: Any, estimator: Any, store: ResultsStore, campaign: str, args: argparse.Namespace,
+def _check_workers(args: argparse.Namespace) -> None:
+    if args.workers is not None and args.workers < 0:
+        raise ConfigurationError(f"--workers must be >= 0 (0: in this process), got {args.workers}")
+
+
+def _execute(task: Any, estimator: Any, store: ResultsStore, campaign: str, scale: dict[str, Any],
              options: dict[str, Any]) -> None:
+    """Run the campaign's unfinished inputs, in this process or on Dask as ``scale`` says, storing each."""
     done = store.finished(campaign)
     remaining = [i for i in task.indices if i not in done]
+    store.set_execution(campaign, scale)
 
     def save(index: int, result: Any) -> None:
         store.add(campaign, index, None if task.y is None else int(task.y[index]), result)
 
-    if args.workers is None and args.scheduler is None:
-        call = functools.partial(api.estimate, estimator=estimator, budget=task.budget, confidence=task.confidence,
-                                 **_commands.estimate_options(argparse.Namespace(**options)))
-        _commands.run_task(task, call, remaining, on_result=save)
-    else:
-        if args.workers is not None and args.workers < 1:
-            raise ConfigurationError(f"--workers must be >= 1, got {args.workers}")
-        from .distributed import run_distributed
+    try:
+        if not scale["workers"] and scale["scheduler"] is None:
+            call = functools.partial(api.estimate, estimator=estimator, budget=task.budget,
+                                     confidence=task.confidence,
+                                     **_commands.estimate_options(argparse.Namespace(**options)))
+            _commands.run_task(task, call, remaining, on_result=save)
+        else:
+            from . import distributed
 
-        with _commands.progress_bar(task.quiet) as (progress, bar):
-            progress.update(bar, total=len(remaining), description="inputs")
-            run_distributed(options, remaining, args.workers, args.scheduler, task.batch_size, task.device,
-                            on_result=save, on_progress=lambda: progress.advance(bar))
+            with _commands.progress_bar(task.quiet) as (progress, bar):
+                progress.update(bar, total=len(remaining), description="inputs")
+                distributed.run_distributed(options, remaining, scale["workers"], scale["scheduler"],
+                                            task.batch_size, task.device, on_result=save,
+                                            on_progress=lambda: progress.advance(bar))
+    except KeyboardInterrupt:
+        status = store.status(campaign)
+        raise _commands.Interrupted([], f"{status['finished']}/{status['total']} inputs are stored in {store.path}; "
+                                        f"continue with 'probust campaign resume --db {store.path}'") from None
     _print_summary(store, campaign)
 
 
 def _print_summary(store: ResultsStore, campaign: str) -> None:
+    from .report import clean_accuracy  # matplotlib: loaded only once a campaign has run
+
     status = store.status(campaign)
     rows = store.results(campaign)
     line = f"campaign {campaign}: {status['finished']}/{status['total']} inputs finished in {store.path}"
@@ -110,12 +124,17 @@ def _print_summary(store: ResultsStore, campaign: str) -> None:
         tsr = total_statistical_robustness([r.failure_probability for _, _, r in rows], 0.95)
         line += (f"; TSR {tsr.tsr:.4f}, 95% interval [{tsr.tsr_ci.low:.4f}, {tsr.tsr_ci.high:.4f}] "
                  "(empirical Bernstein over inputs)")
+    accuracy = clean_accuracy(rows, store.config(campaign)["options"].get("label", "prediction"))
+    if accuracy is not None:  # PR is measured around each prediction, right or wrong
+        k, n = accuracy["correct"], accuracy["inputs"]
+        line += f"; clean accuracy {k}/{n}" + (f" (reference != label on {n - k} of {n} inputs)" if k < n else "")
     print(line)
 
 
 def run_command(args: argparse.Namespace, argv: list[str]) -> int:
     estimator = _commands.make_estimator(args.estimator, args.interval)
     _commands.estimate_options(args)  # checked before anything loads
+    _check_workers(args)
     task = _commands.prepare(args, estimator)
     options = {k: getattr(args, k) for k in TASK_OPTIONS}
     with ResultsStore(args.db) as store:
@@ -125,11 +144,35 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
                 f"campaign {campaign} in {args.db} has already started; continue it with "
                 f"'probust campaign resume --db {args.db}' (or use another --db)"
             )
-        _execute(task, estimator, store, campaign, args, options)
+        _execute(task, estimator, store, campaign, {"workers": args.workers, "scheduler": args.scheduler}, options)
     return 0
 
 
+def _resume_scale(args: argparse.Namespace, stored: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Where ``resume`` runs: ``--workers`` / ``--scheduler`` if given, else the stored worker count, and why.
+
+    A stored scheduler address is not reused: a cluster outlives few interruptions, and joining a dead address
+    would wait out its connection timeout instead of computing.
+    """
+    if args.workers is not None or args.scheduler is not None:
+        return {"workers": args.workers, "scheduler": args.scheduler}, "as given"
+    if stored.get("workers"):
+        return ({"workers": stored["workers"], "scheduler": None},
+                "as the campaign ran (--workers N to change, --workers 0 for this process)")
+    if stored.get("scheduler"):
+        return ({"workers": None, "scheduler": None},
+                f"(it ran on the Dask scheduler {stored['scheduler']}: pass --scheduler ADDRESS to rejoin one)")
+    return {"workers": None, "scheduler": None}, "as the campaign ran (--workers N for a local Dask cluster)"
+
+
+def _where(scale: dict[str, Any]) -> str:
+    if scale["scheduler"] is not None:
+        return f"on the Dask scheduler {scale['scheduler']}"
+    return f"on {scale['workers']} local Dask workers" if scale["workers"] else "in this process"
+
+
 def resume_command(args: argparse.Namespace, argv: list[str]) -> int:
+    _check_workers(args)
     with ResultsStore(_existing(args.db)) as store:
         campaign = store.resolve(args.campaign)
         identity = store.config(campaign)
@@ -141,7 +184,10 @@ def resume_command(args: argparse.Namespace, argv: list[str]) -> int:
             )
         ns = argparse.Namespace(**options, batch_size=args.batch_size, device=args.device, quiet=args.quiet, json=None)
         estimator = _commands.make_estimator(options["estimator"], options["interval"])
-        _execute(_commands.prepare(ns, estimator), estimator, store, campaign, args, options)
+        task = _commands.prepare(ns, estimator)
+        scale, why = _resume_scale(args, store.execution(campaign))
+        print(f"resuming campaign {campaign} {_where(scale)}, {why}")
+        _execute(task, estimator, store, campaign, scale, options)
     return 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -53,6 +54,7 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
         with Client(scheduler) as client:
             yield client
         return
+    _quiet_resource_tracker()
     # silence_logs: a worker whose heartbeat races the scheduler's shutdown logs a CommClosedError traceback at
     # the end of a finished run (seen in 2 of 6 benchmark runs); task errors still reach us via future.result().
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
@@ -61,6 +63,23 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
         # (probust._allocator: ~1.8x faster CNN inference in the CLI process). Joined clusters are left alone.
         client.run(_allocator.keep_freed_memory)
         yield client
+
+
+def _quiet_resource_tracker() -> None:
+    """Keep the multiprocessing resource tracker from warning about semaphores it cleans up itself.
+
+    Dask's nanny starts workers with the ``spawn`` method, whose semaphores are registered with a tracker
+    process (12 for 2 workers). After ``kill -9`` of the ``probust`` process nothing unregisters them, so the
+    orphaned tracker prints "There appear to be 12 leaked semaphore objects to clean up at shutdown" into the
+    killed run's terminal, often in the middle of the resumed run's output, and in the same breath unlinks them
+    (``multiprocessing.resource_tracker.main``): nothing is left behind, and the stored results are complete up
+    to the kill. The tracker is a separate interpreter that takes its warning filters only from ``-W`` options
+    (``sys.warnoptions``), so the filter goes there, before the first semaphore starts it. A finished or
+    Ctrl-C'd run unregisters every semaphore and never reached this warning.
+    """
+    option = "ignore::UserWarning:multiprocessing.resource_tracker"
+    if option not in sys.warnoptions:
+        sys.warnoptions.append(option)
 
 
 def run_distributed(

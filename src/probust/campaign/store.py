@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS results (
     finished REAL NOT NULL,
     PRIMARY KEY (campaign, input_index)
 );
+CREATE TABLE IF NOT EXISTS execution (
+    campaign TEXT PRIMARY KEY REFERENCES campaigns(id),
+    settings TEXT NOT NULL          -- JSON {"workers": N | null, "scheduler": ADDRESS | null} of the last run
+);
 """
 
 
@@ -78,6 +82,16 @@ class ResultsStore(SqliteStore):
 
     def indices(self, campaign: str) -> list[int]:
         return json.loads(self._db.execute("SELECT indices FROM campaigns WHERE id = ?", (campaign,)).fetchone()[0])
+
+    def set_execution(self, campaign: str, settings: Mapping[str, Any]) -> None:
+        """Record how the campaign runs (not part of its identity: results do not depend on it), for ``resume``."""
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO execution VALUES (?, ?)", (campaign, json.dumps(settings)))
+
+    def execution(self, campaign: str) -> dict[str, Any]:
+        """How the campaign last ran (``{}`` for a database written before this was recorded)."""
+        row = self._db.execute("SELECT settings FROM execution WHERE campaign = ?", (campaign,)).fetchone()
+        return {} if row is None else json.loads(row[0])
 
     # -- results -------------------------------------------------------------------------------------
     def add(self, campaign: str, index: int, true_label: int | None, result: Result) -> None:

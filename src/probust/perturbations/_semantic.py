@@ -22,7 +22,9 @@ Carlo can).
 
 Why torch rather than kornia: the warp is ``affine_grid`` + ``grid_sample`` and the blur a grouped
 ``conv2d``, both differentiable in the parameters and already installed; kornia adds a dependency for the
-same two calls, and its ``rotate`` takes the angle in degrees through the same ``grid_sample``.
+same two calls, and its ``rotate`` takes the angle in degrees through the same ``grid_sample``. Under the same
+conventions (``align_corners=False``, centre of rotation and scaling at the image centre) kornia's ``rotate``,
+``translate`` and ``scale`` agree to 1e-13 in float64, so kornia is the test oracle (a dev dependency only).
 """
 
 from __future__ import annotations

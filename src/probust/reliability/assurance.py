@@ -56,8 +56,9 @@ def gsn_argument(claim: ReliabilityClaim, *, record_url: str | None = None) -> N
                        f"{_REFERENCE.get(ev.get('label_source'), 'as stated')})"},
         "C3": {"text": _profile_text(claim)},
         "C4": {"text": f"SIL band of the upper bound: {claim.sil.name} ({claim.sil.standard}, {claim.sil.measure})"},
-        "S1": {"text": "Argue over the RAM bound pfd = sum_c OP_c lambda_c from the campaign (Zhao et al. "
-                       "AISafety'21) and, where it falls short, over failure-free operational testing",
+        "S1": {"text": "Argue over the RAM bound on the pfd (each cell's failure rate weighted by its operational "
+                       "probability) from the campaign (Zhao et al. AISafety'21) and, where it falls short, over "
+                       "failure-free operational testing",
                "supportedBy": ["G2"], "inContextOf": []},
         "G2": {"text": f"pfd <= {pfd.upper:.3g} with confidence {claim.confidence:g} ({pfd.ci.method}); point "
                        f"estimate {pfd.pfd:.3g}; " + _verdict(claim), "supportedBy": ["Sn1", "Sn2"]},
@@ -137,8 +138,8 @@ def _redundancy_nodes(claim: ReliabilityClaim) -> tuple[dict[str, Any], dict[str
     partner = other.get("model", "a second model")
     ratio = "undefined" if red.ratio != red.ratio else f"{red.ratio:.3g}"
     goal = {"text": f"A 1oo2 pair with {partner} fails on a demand with probability <= {red.system.upper:.3g} at "
-                    f"confidence {claim.confidence:g} (E_OP[theta_A theta_B] = {red.pfd:.3g}, {ratio} times the "
-                    f"independence figure {red.independent:.3g})", "supportedBy": ["Sn3"]}
+                    f"confidence {claim.confidence:g} (estimate {red.pfd:.3g}, {ratio} times the figure if the two "
+                    f"failed independently, {red.independent:.3g})", "supportedBy": ["Sn3"]}
     solution = {"text": f"probust campaign {other.get('campaign', '?')} of {partner} on the same inputs",
                 **({"url": other["database"]} if other.get("database") else {})}
     return goal, solution

@@ -25,15 +25,21 @@ __all__ = ["html_page", "write_html"]
 
 _COLOURS = {4: "#2e7d32", 3: "#66bb6a", 2: "#c0ca33", 1: "#ffb300"}
 _SHAPES = {"G": "goal", "S": "strategy", "Sn": "solution", "C": "context", "A": "assumption", "J": "justification"}
-#: What this page adds to the shared style sheet: the verdict, the caveats and the GSN argument's shapes.
+#: What this page adds to the shared style sheet: the verdict, the caveats and the GSN argument's shapes. An
+#: assumption or justification is an ellipse drawn around its text box, sqrt(2) times the box in each direction
+#: (inset -20.8%: the box's corners lie inside the ellipse, (1/sqrt 2)^2 + (1/sqrt 2)^2 = 1), so no line of text
+#: crosses its outline however many lines it wraps to; the margins leave the ellipse room.
 _STYLE = """.verdict{padding:.6em 1em;border-radius:6px;font-weight:600}.ok{background:#e3f2e1}
 .short{background:#fff4d6}.refuted{background:#fde2e0}.caveats{background:#fafafa;border-left:4px solid #ffb300;
 padding:.3em 1em}.gsn ul{list-style:none;padding-left:1.6em;border-left:1px solid #bbb;margin:.2em 0}
 .el{display:inline-block;border:1.5px solid #333;padding:.3em .6em;margin:.25em 0;max-width:760px;background:#fff}
 .el b{margin-right:.4em}.goal{}.strategy{transform:skewX(-12deg)}.strategy>span{display:inline-block;
 transform:skewX(12deg)}.solution{border-radius:1.2em;background:#eef4fb}.context{border-radius:.8em;
-background:#f6f6f6;font-size:.85em}.assumption,.justification{border-radius:50%/40%;font-size:.85em;
-background:#f6f6f6;padding:.45em 1.4em}.und{color:#b26a00;font-size:.85em;margin-left:.5em}.ctx{margin-left:1.5em}"""
+background:#f6f6f6;font-size:.85em}.assumption,.justification{position:relative;z-index:0;border:none;
+font-size:.85em;width:560px;max-width:calc(100% - 240px);margin:1.1em 0 1.1em 120px;background:none}
+.assumption::before,.justification::before{content:"";position:absolute;z-index:-1;inset:-20.8%;
+border:1.5px solid #333;border-radius:50%;background:#f6f6f6}
+.und{color:#b26a00;font-size:.85em;margin-left:.5em}.ctx{margin-left:1.5em}"""
 
 
 def _measure(claim: ReliabilityClaim) -> tuple[str, float, tuple, float]:
@@ -158,7 +164,8 @@ def html_page(claim: ReliabilityClaim, nodes: Nodes, *, redundancy_inputs=None, 
         + ("" if claim.aviation is None else f"; aviation class of the upper bound: {html.escape(claim.aviation.name)}")
         + "</span></p>")
     budget = _rows([
-        ("point estimate sum_c OP_c lambda_c", f"{pfd.pfd:.4g}"), ("upper bound (the claim's)", f"{pfd.upper:.4g}"),
+        ("point estimate (each cell's failure rate weighted by its operational probability)", f"{pfd.pfd:.4g}"),
+        ("upper bound (the claim's)", f"{pfd.upper:.4g}"),
         ("distribution-free lower bound", f"{pfd.lower:.4g}"), ("method", html.escape(pfd.ci.method)),
         *([("other method's upper bound", f"{claim.alternative.upper:.4g} ({claim.alternative.method})")]
           if claim.alternative else []),
@@ -182,7 +189,8 @@ def html_page(claim: ReliabilityClaim, nodes: Nodes, *, redundancy_inputs=None, 
            ("CBI worst-case posterior mean pfd after them", f"{demo.cbi.worst_case_mean:.3g}")] if demo.cbi else []),
         *([(f"CBI worst-case probability of surviving the next {demo.cbi.future_demands:,} demands",
             f"{demo.cbi.survival:.6g}")] if demo.cbi and demo.cbi.survival is not None else []),
-        *([(f"mission reliability (1 - upper bound)^{claim.mission_demands:,}", f"{claim.mission_reliability:.6g}")]
+        *([(f"mission reliability: no failure in the next {claim.mission_demands:,} demands (from the upper bound)",
+            f"{claim.mission_reliability:.6g}")]
           if claim.mission_reliability is not None else []),
     ])
     redundancy = ""
@@ -193,18 +201,21 @@ def html_page(claim: ReliabilityClaim, nodes: Nodes, *, redundancy_inputs=None, 
             f'<img alt="per-input failure probabilities" src="{_redundancy_figure(*redundancy_inputs, names)}">')
         redundancy = (f"<h2>1oo2 redundancy with {html.escape(names[1])}</h2>" + _rows([
             (f"pfd of {names[0]} / {names[1]}", f"{red.pfd_a:.4g} / {red.pfd_b:.4g}"),
-            ("1oo2 pfd E_OP[theta_A theta_B]", f"{red.pfd:.4g} (upper bound {red.system.upper:.4g})"),
-            ("independence figure pfd_A pfd_B", f"{red.independent:.4g}"),
-            ("ratio (diversity figure)", f"{red.ratio:.3g}")]) + scatter)
+            ("pfd of the pair (both fail on the same demand; per-input product, averaged over the profile)",
+             f"{red.pfd:.4g} (upper bound {red.system.upper:.4g})"),
+            ("pfd if the two failed independently (product of their pfds)", f"{red.independent:.4g}"),
+            ("pair / independent (how much their failures coincide)", f"{red.ratio:.3g}")]) + scatter)
     if claim.voting is not None:
         vote = claim.voting
         redundancy += (f"<h2>{vote.k}oo{vote.n} voting of the model over independent perturbations</h2>"
                        + _rows([
                            ("pfd of one copy", f"{vote.single:.4g}"),
-                           (f"{vote.k}oo{vote.n} pfd E_OP[P(Bin({vote.n}, theta) ≥ {vote.n - vote.k + 1})]",
+                           (f"pfd of {vote.k}-out-of-{vote.n} voting (at least {vote.n - vote.k + 1} of {vote.n} "
+                            "copies fail; per input, averaged over the profile)",
                             f"{vote.pfd:.4g} (upper bound {vote.system.upper:.4g})"),
-                           ("the same from the pfd alone (optimistic)", f"{vote.plug_in:.4g}"),
-                           ("ratio", f"{vote.ratio:.3g}")]))
+                           ("the same from the pfd alone (optimistic: ignores which inputs fail)",
+                            f"{vote.plug_in:.4g}"),
+                           ("voting / from the pfd alone", f"{vote.ratio:.3g}")]))
     files = "".join(f"<li>{html.escape(k)}: <code>{html.escape(v)}</code></li>" for k, v in (outputs or {}).items())
     body = f"""<h1>Reliability claim</h1>
 <p>model <code>{html.escape(str(ev.get('model', '?')))}</code> &middot; campaign <code>{ev.get('campaign', '?')}</code>

@@ -12,9 +12,10 @@ intervals. See docs/training.md.
 from ._base import Method, Step
 from .methods import METHODS, get_method
 from .protocol import KAPPAS, RADII, ProtocolResult, RadiusPR, evaluate_protocol
-from .trainer import TrainingRecord, build_model, data_hash, load_record, save_model, train
+from .trainer import TrainingRecord, accuracy, build_model, data_hash, estimate_seconds, load_record, save_model, train
 
 __all__ = [
-    "KAPPAS", "METHODS", "RADII", "Method", "ProtocolResult", "RadiusPR", "Step", "TrainingRecord", "build_model",
-    "data_hash", "evaluate_protocol", "get_method", "load_record", "save_model", "train",
+    "KAPPAS", "METHODS", "RADII", "Method", "ProtocolResult", "RadiusPR", "Step", "TrainingRecord", "accuracy",
+    "build_model", "data_hash", "estimate_seconds", "evaluate_protocol", "get_method", "load_record", "save_model",
+    "train",
 ]

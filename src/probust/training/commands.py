@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 from typing import Any
 
@@ -16,7 +17,7 @@ from ..errors import ConfigurationError
 from . import bench as tb
 from . import leaderboard as lb
 from .methods import METHODS, get_method
-from .trainer import build_model, train
+from .trainer import accuracy, build_model, estimate_seconds, train
 
 DEFAULT_DB = "training-bench.db"
 
@@ -67,20 +68,78 @@ def train_command(args: argparse.Namespace, argv: list[str]) -> int:
     if args.n_train is not None:
         data = data[:args.n_train]
     model = build_model(args.arch, args.seed)
+    seconds = estimate_seconds(model, data, method, eps=args.eps, epochs=args.epochs, batch_size=args.batch_size,
+                               lr=args.lr)  # checks every argument before the (long) run
+    batches = -(-len(data) // args.batch_size)
+    if not args.quiet:
+        _print_estimate(seconds, method, args, len(data), batches)
     with _commands.progress_bar(args.quiet, unit="batches") as (progress, bar):
-        batches = -(-len(data) // max(args.batch_size, 1))
-        progress.update(bar, total=batches * max(args.epochs, 1))
+        progress.update(bar, total=batches * args.epochs)
+        log_epochs = not (args.quiet or progress.console.is_terminal)  # a log gets one line per epoch instead
 
         def advance(epoch: int, batch: int, loss: float) -> None:
             progress.update(bar, description=f"epoch {epoch + 1} loss {loss:.3f}")
             progress.advance(bar)
+            if log_epochs and batch == batches - 1:
+                elapsed = progress.tasks[0].elapsed or 0.0
+                print(f"epoch {epoch + 1}/{args.epochs}: loss {loss:.3f}, {_duration(elapsed)} elapsed, ETA "
+                      f"{_duration(elapsed * (args.epochs - epoch - 1) / (epoch + 1))}", file=sys.stderr, flush=True)
 
         _, record = train(model, data, method, eps=args.eps, epochs=args.epochs, seed=args.seed,
                           batch_size=args.batch_size, lr=args.lr, checkpoint=out, arch=args.arch, progress=advance)
+    test = zoo.load_dataset(args.dataset, "test")
+    test_accuracy = accuracy(model, test)
     print(f"{record.method} on {record.dataset} ({record.n_train} images), eps {record.eps:g}, {record.epochs} "
-          f"epochs: final train loss {record.epoch_loss[-1]:.4f}, accuracy {record.epoch_accuracy[-1]:.2%}, "
-          f"{record.seconds:.1f} s; saved {out} (load with --arch {args.arch}) and {out.with_suffix('.json')}")
+          f"epochs: final train loss {record.epoch_loss[-1]:.4f}, accuracy {record.epoch_accuracy[-1]:.2%} (train), "
+          f"{test_accuracy:.2%} (the {len(test):,} test images), {record.seconds:.1f} s; saved {out} (load with "
+          f"--arch {args.arch}) and {out.with_suffix('.json')}")
+    warning = chance_warning(test_accuracy, test.y)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _print_estimate(seconds: float, method: Any, args: argparse.Namespace, images: int, batches: int) -> None:
+    """The a-priori time of a run that is not short, on stderr, with the way to a quick first try when it is long."""
+    if seconds < SHORT_RUN_SECONDS:
+        return
+    line = (f"estimate: about {_duration(seconds)} for {args.epochs} epochs x {batches} batches of {images:,} "
+            f"images ({method.name} costs ~{method.cost:.0f} forward-backward passes per batch, erm 1; one erm "
+            "pass timed here)")
+    if seconds > LONG_RUN_SECONDS:
+        line += ("; for a first try, fewer images (--n-train 1000), fewer epochs or a cheaper method "
+                 "(probust list shows them)")
+    print(line, file=sys.stderr, flush=True)
+
+
+#: Runs estimated shorter than this start without an estimate; longer than ``LONG_RUN_SECONDS``, the estimate comes
+#: with the advice of a quick first try.
+SHORT_RUN_SECONDS, LONG_RUN_SECONDS = 30.0, 120.0
+
+
+def chance_warning(test_accuracy: float, labels: Any) -> str | None:
+    """A warning when ``test_accuracy`` is closer to chance than to 100%, else ``None``.
+
+    Chance is the accuracy of always answering the most frequent test label. PR is measured around the model's
+    own prediction, so a model at chance can score a high PR (one class everywhere scores 1): the warning says
+    that the PR of such a model says little. The rule (below the midpoint of chance and 1) is a plain-words
+    threshold, not a test: any model under it is far from usable.
+    """
+    chance = float(labels.bincount().max()) / len(labels)
+    if test_accuracy >= (chance + 1.0) / 2:
+        return None
+    return (f"the trained model classifies {test_accuracy:.1%} of the test images right, near chance "
+            f"({chance:.1%} by always answering the most frequent class): its PR says little (a model that "
+            "predicts one class everywhere has PR 1); train longer (--epochs), on more images (--n-train) or "
+            "with a smaller --eps")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _bench_config(args: argparse.Namespace) -> tb.TrainingBench:
@@ -138,4 +197,4 @@ def _print(rid: str, config: dict, cells: list) -> None:
                   caption=Text(f"{lb.describe(config)}\n{lb.hardware_line(config)}"), caption_justify="left")
     for r in lb.table_rows(rows):
         table.add_row(*r)
-    _commands.stdout_console().print(table)
+    _commands.print_wide_table(table)
