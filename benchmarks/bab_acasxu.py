@@ -47,8 +47,11 @@ def instances(per_property: int, everything: bool) -> list[tuple[str, str]]:
     for row in rows:
         by_prop.setdefault(row[1], []).append(row)
     rng = random.Random(0)
-    return [r for prop in sorted(by_prop, key=lambda p: int(p[5:-7]))
-            for r in sorted(rng.sample(by_prop[prop], min(per_property, len(by_prop[prop]))))]
+    return [
+        r
+        for prop in sorted(by_prop, key=lambda p: int(p[5:-7]))
+        for r in sorted(rng.sample(by_prop[prop], min(per_property, len(by_prop[prop]))))
+    ]
 
 
 def monte_carlo(model, x, pert, region, n: int) -> tuple[int, int]:
@@ -68,10 +71,14 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     bab = get_estimator(f"bab:max_boxes={args.boxes}")
-    print(f"bab:max_boxes={args.boxes}, {args.budget:,} queries; Monte Carlo {args.mc:,} draws; "
-          f"torch threads {args.threads}")
-    print(f"{'network':<10} {'prop':<8} {'verdict':<7} {'sound low':>10} {'sound high':>10} {'bab p':>9} "
-          f"{'bab interval':>21} {'MC k/n':>12} {'MC interval':>21} {'s':>6}  check")
+    print(
+        f"bab:max_boxes={args.boxes}, {args.budget:,} queries; Monte Carlo {args.mc:,} draws; "
+        f"torch threads {args.threads}"
+    )
+    print(
+        f"{'network':<10} {'prop':<8} {'verdict':<7} {'sound low':>10} {'sound high':>10} {'bab p':>9} "
+        f"{'bab interval':>21} {'MC k/n':>12} {'MC interval':>21} {'s':>6}  check"
+    )
     verdicts: dict[str, int] = {}
     contradictions = 0
     start = time.perf_counter()
@@ -88,12 +95,17 @@ def main() -> None:
             verdicts[verdict] = verdicts.get(verdict, 0) + 1
             mc_ci = binomial_ci(k, n, 0.95, "clopper-pearson")
             net = onnx.removeprefix("ACASXU_run2a_").removesuffix("_batch_2000.onnx")
-            print(f"{net:<10} {vnnlib.removesuffix('.vnnlib'):<8} {verdict:<7} {res.sound_low:10.3g} "
-                  f"{res.sound_high:10.3g} {res.failure_probability:9.3g} "
-                  f"[{res.ci.low:9.3g}, {res.ci.high:9.3g}] {k:>5}/{n:<6} [{mc_ci.low:9.3g}, {mc_ci.high:9.3g}] "
-                  f"{res.seconds:6.1f}  {'CONTRADICTION' if bad else 'ok'}", flush=True)
-    print(f"verdicts: {verdicts}; contradictions with Monte Carlo: {contradictions}; "
-          f"{time.perf_counter() - start:.0f} s in all")
+            print(
+                f"{net:<10} {vnnlib.removesuffix('.vnnlib'):<8} {verdict:<7} {res.sound_low:10.3g} "
+                f"{res.sound_high:10.3g} {res.failure_probability:9.3g} "
+                f"[{res.ci.low:9.3g}, {res.ci.high:9.3g}] {k:>5}/{n:<6} [{mc_ci.low:9.3g}, {mc_ci.high:9.3g}] "
+                f"{res.seconds:6.1f}  {'CONTRADICTION' if bad else 'ok'}",
+                flush=True,
+            )
+    print(
+        f"verdicts: {verdicts}; contradictions with Monte Carlo: {contradictions}; "
+        f"{time.perf_counter() - start:.0f} s in all"
+    )
 
 
 if __name__ == "__main__":
