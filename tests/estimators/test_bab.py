@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import onnx
 import pytest
 import torch
+from onnx import TensorProto, helper, numpy_helper
 from scipy import special
 from torch import nn
 
@@ -18,6 +21,7 @@ from probust.bench.ball_union import union_cases
 from probust.bench.cases import select_cases
 from probust.bounds import NetworkBounds, UnsupportedLayerError
 from probust.bounds.batched import BatchedBounds
+from probust.cli import main
 from probust.errors import ConfigurationError
 from probust.estimators import BranchAndBound
 from probust.result import BabResult, Result
@@ -219,3 +223,45 @@ def test_vnnlib_max_pool_networks_with_exact_p_are_bounded_soundly(name):
                                                   case.perturbation(), failure=case.region, budget=5000, seed=0)
     assert res.sound_low <= p <= res.sound_high and res.sound_high / res.sound_low < 20
     assert res.ci.contains(p) and res.ci.high / res.ci.low < 1.2
+
+
+# -- command line ----------------------------------------------------------------------------------------
+SUITE = Path(pb.__file__).parent / "zoo" / "vnnlib"
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_results_table_shows_the_sound_bound_next_to_the_interval(capsys):
+    name = "maxpool-analytic-4.9e-5"
+    code, out, _ = cli(capsys, "evaluate", "--vnnlib", str(SUITE / f"{name}.vnnlib"), "--model",
+                       str(SUITE / f"{name}.onnx"), "--estimator", "bab:max_boxes=64", "--budget", "200", "--quiet")
+    assert code == 0 and "sound low" in out and "sound high" in out and "hold for the model itself" in out
+
+
+def linear_onnx(tmp_path: Path, inputs: int, activation: str = "Relu") -> Path:
+    """An ONNX Gemm (inputs -> 2) followed by ``activation``."""
+    nodes = [helper.make_node("Gemm", ["input", "W"], ["h"], transB=1), helper.make_node(activation, ["h"], ["output"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", inputs])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 2])],
+                              [numpy_helper.from_array(np.ones((2, inputs), dtype=np.float32), "W")])
+    path = tmp_path / f"{activation}-{inputs}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return path
+
+
+@pytest.mark.parametrize("inputs, activation, spec, match", [
+    (2, "Relu", "box:lo=1:0,hi=0:1", "lo > hi"),
+    (2, "Relu", "box:lo=nan:0,hi=1:1", "lo must be a finite number"),
+    (17, "Relu", "uniform-linf:eps=0.1", "varies in 17 coordinates: use amls"),
+    (2, "Tanh", "uniform-linf:eps=0.1", "does not support"),
+])
+def test_bad_input_is_one_line_on_stderr_and_exit_2(tmp_path, capsys, inputs, activation, spec, match):
+    np.save(tmp_path / "x.npy", np.zeros((1, inputs), dtype=np.float32))
+    code, _, err = cli(capsys, "evaluate", "--inputs", str(tmp_path / "x.npy"), "--model",
+                       str(linear_onnx(tmp_path, inputs, activation)), "--perturbation", spec, "--estimator", "bab",
+                       "--budget", "100", "--quiet")
+    assert code == 2 and match in err and len(err.strip().splitlines()) == 1, err

@@ -35,6 +35,14 @@ the model itself, whatever the seed.
 Bounds: CROWN over every box of a batch in one pass (``bounds.batched``; ``relaxation="ibp"`` for interval
 bounds), in float64 as PROVEN's; a box is decided only by a margin above ``DECISION_MARGIN``. Masses are
 dyadic (products of halvings), hence exact, and summed with ``math.fsum`` (correctly rounded).
+
+Other laws. Gaussian noise and truncated Gaussian noise (p = inf) are products of independent coordinates as
+well: the same partition runs over the latent box of t, x' = clip(x + sigma t), with the masses and draws of
+``_bab_laws`` (products of 1-D normal masses; inverse-CDF draws); the unbounded Gaussian's partition covers a
+box of mass 1 - delta, delta <= ``gaussian_tail``, and delta counts as undecided (diagnostics say so).
+Semantic perturbations (rotation, translation, scaling, brightness, contrast, blur, compositions): the bounds
+cannot follow their image transforms, so nothing is proven and ``sound_low`` / ``sound_high`` are None; the
+partition of their latent then serves stratified sampling only (``_bab_strata``), with an exact interval.
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ from ..output_regions import OutputRegion, output_region
 from ..perturbations import Box, Gaussian, TruncatedGaussian, UniformLinf
 from ..querying import Oracle
 from ..result import BabResult, FailingRegion
+from . import _bab_strata
 from ._bab_laws import ProductLaw
 from ._base import Estimator, Outcome
 
@@ -99,6 +108,8 @@ class BranchAndBound(Estimator):
     tags = frozenset({"white-box"})
 
     def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
+        if _bab_strata.is_semantic(oracle.perturbation):
+            return self._sampling_only(oracle, confidence, entropy)
         space = _Space.of(oracle, self.gaussian_tail)
         rows = _Rows.of(output_region(oracle.failure, oracle.clean_output.flatten(1).shape[1]))
         bounds = BatchedBounds(oracle.model, oracle.x, self.relaxation)  # type: ignore[arg-type]
@@ -125,6 +136,22 @@ class BranchAndBound(Estimator):
         extra = {"sound_low": m_fail, "sound_high": min(1.0, m_fail + m_open + tail), "boxes_failing": len(failing),
                  "boxes_safe": n_safe, "boxes_undecided": len(pool), "failing_regions": space.regions(failing)}
         return Outcome(m_fail + m_open * k / max(n, 1), ci, diagnostics=diagnostics, extra=extra)
+
+
+    def _sampling_only(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
+        """Semantic latents: the partition without bounds, stratified draws, no sound bound (``_bab_strata``)."""
+        dim = math.prod(oracle.perturbation.latent_shape(tuple(oracle.x.shape)))
+        if dim > MAX_DIMENSION:
+            raise ConfigurationError(f"bab partitions the latent, which pays in at most {MAX_DIMENSION} dimensions; "
+                                     f"this perturbation has {dim} latent parameters: use amls (or mc)")
+        if oracle.remaining < _bab_strata.MIN_BUDGET:
+            raise ConfigurationError(f"bab samples a semantic latent box by box: give budget >= "
+                                     f"{_bab_strata.MIN_BUDGET}, got {oracle.remaining}")
+        estimate, ci, diagnostics = _bab_strata.estimate(oracle, dim, confidence, self.max_boxes, self.split_batch,
+                                                         entropy)
+        extra = {"sound_low": None, "sound_high": None, "boxes_failing": 0, "boxes_safe": 0,
+                 "boxes_undecided": diagnostics["boxes"]}
+        return Outcome(estimate, ci, diagnostics={**diagnostics, "dimension": dim}, extra=extra)
 
 
 def _tail_note(tail: float) -> dict[str, object]:
