@@ -12,17 +12,23 @@ Carlo with ``--mc`` draws over the whole box as an independent check. A table ro
 * a contradiction if Monte Carlo finds a failing input where bab proved p = 0, or bab's sound interval misses
   Monte Carlo's one-sided 1 - 1e-6 interval (with at most 186 rows, spurious flags have probability < 2e-4).
 
-The networks' ONNX input is shaped (1, 1, 5); the VNNLIB boxes are already in normalised input units.
-Instances: all of properties 5 to 10 (one network each) and ``--per-property`` networks drawn with a fixed seed for
-each of properties 1 to 4 (``--all`` for the 186).
+* for a property with failures (p > 0 by its exact gold, or Monte Carlo's failures), ``x2``: whether bab's
+  sound interval lies within a factor 2 of p (of Monte Carlo's estimate where no exact p is known).
+
+The networks' ONNX input is shaped (1, 1, 5) (``model.input_shape``); the VNNLIB boxes are already in normalised
+input units. Instances: all of properties 5 to 10 (one network each) and ``--per-property`` networks drawn with a
+fixed seed for each of properties 1 to 4 (``--all`` for the 186). ``--suite zoo``: the project's own VNNLIB suite
+(``zoo/vnnlib``: collision-like controllers and two max-pool networks with p exact) instead.
 
 Run: PYTHONPATH=src .venv/bin/python benchmarks/bab_acasxu.py [--per-property 6] [--boxes 4096] [--threads 1]
+     PYTHONPATH=src .venv/bin/python benchmarks/bab_acasxu.py --suite zoo --boxes 16384 --mc 1000000
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import random
 import time
 from pathlib import Path
@@ -35,17 +41,24 @@ from probust.intervals import binomial_bounds, binomial_ci
 from probust.vnnlib import read_vnnlib
 
 DATA = Path("/work/shared/data/acasxu")
+ZOO = Path(pb.__file__).parent / "zoo" / "vnnlib"
 
 
-def instances(per_property: int, everything: bool) -> list[tuple[str, str]]:
-    """(onnx, vnnlib) pairs: every single-network property, and a seeded sample of each property's networks."""
+def zoo_instances() -> list[tuple[Path, str, str, float | None]]:
+    """(folder, onnx, vnnlib, exact p or None) of the project's suite."""
+    index = json.loads((ZOO / "index.json").read_text())
+    return [(ZOO, e["onnx"], e["vnnlib"], e.get("failure_probability")) for e in index.values()]
+
+
+def instances(per_property: int, everything: bool) -> list[tuple[Path, str, str, float | None]]:
+    """(folder, onnx, vnnlib, None): every single-network property, and a seeded sample of each property's networks."""
     with open(DATA / "acasxu_instances.csv") as f:
-        rows = [(onnx.strip(), prop.strip()) for onnx, prop, *_ in csv.reader(f)]
+        rows = [(DATA, onnx.strip(), prop.strip(), None) for onnx, prop, *_ in csv.reader(f)]
     if everything:
         return rows
-    by_prop: dict[str, list[tuple[str, str]]] = {}
+    by_prop: dict[str, list[tuple[Path, str, str, float | None]]] = {}
     for row in rows:
-        by_prop.setdefault(row[1], []).append(row)
+        by_prop.setdefault(row[2], []).append(row)
     rng = random.Random(0)
     return [
         r
@@ -68,6 +81,7 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=10_000)
     ap.add_argument("--mc", type=int, default=100_000)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--suite", choices=("acasxu", "zoo"), default="acasxu")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     bab = get_estimator(f"bab:max_boxes={args.boxes}")
@@ -76,16 +90,17 @@ def main() -> None:
         f"torch threads {args.threads}"
     )
     print(
-        f"{'network':<10} {'prop':<8} {'verdict':<7} {'sound low':>10} {'sound high':>10} {'bab p':>9} "
-        f"{'bab interval':>21} {'MC k/n':>12} {'MC interval':>21} {'s':>6}  check"
+        f"{'network':<24} {'prop':<8} {'verdict':<7} {'sound low':>10} {'sound high':>10} {'bab p':>9} "
+        f"{'bab interval':>21} {'MC k/n':>12} {'MC interval':>21} {'s':>6} {'x2':>3}  check"
     )
     verdicts: dict[str, int] = {}
-    contradictions = 0
+    contradictions, within = 0, []
     start = time.perf_counter()
-    for onnx, vnnlib in instances(args.per_property, args.all):
-        model = pb.load_model(DATA / onnx)
-        for prop in read_vnnlib(DATA / vnnlib):
-            x, pert = prop.centre().float().reshape(1, 1, 5), prop.perturbation()
+    chosen = zoo_instances() if args.suite == "zoo" else instances(args.per_property, args.all)
+    for folder, onnx, vnnlib, gold in chosen:
+        model = pb.load_model(folder / onnx)
+        for prop in read_vnnlib(folder / vnnlib):
+            x, pert = prop.centre().float().reshape(model.input_shape), prop.perturbation()
             res = bab.estimate(model, x, pert, failure=prop.region, budget=args.budget, seed=0)
             k, n = monte_carlo(model, x, pert, prop.region, args.mc)
             low6, high6 = (float(b) for b in binomial_bounds(k, n, 1e-6, "clopper-pearson"))
@@ -94,16 +109,21 @@ def main() -> None:
             contradictions += bad
             verdicts[verdict] = verdicts.get(verdict, 0) + 1
             mc_ci = binomial_ci(k, n, 0.95, "clopper-pearson")
-            net = onnx.removeprefix("ACASXU_run2a_").removesuffix("_batch_2000.onnx")
+            p = gold if gold is not None else k / n
+            factor = "-" if p == 0 else "yes" if p / 2 <= res.sound_low and res.sound_high <= 2 * p else "no"
+            if p > 0:
+                within.append(factor == "yes")
+            net = onnx.removeprefix("ACASXU_run2a_").removesuffix("_batch_2000.onnx").removesuffix(".onnx")
             print(
-                f"{net:<10} {vnnlib.removesuffix('.vnnlib'):<8} {verdict:<7} {res.sound_low:10.3g} "
+                f"{net:<24} {vnnlib.removesuffix('.vnnlib'):<8} {verdict:<7} {res.sound_low:10.3g} "
                 f"{res.sound_high:10.3g} {res.failure_probability:9.3g} "
                 f"[{res.ci.low:9.3g}, {res.ci.high:9.3g}] {k:>5}/{n:<6} [{mc_ci.low:9.3g}, {mc_ci.high:9.3g}] "
-                f"{res.seconds:6.1f}  {'CONTRADICTION' if bad else 'ok'}",
+                f"{res.seconds:6.1f} {factor:>3}  {'CONTRADICTION' if bad else 'ok'}",
                 flush=True,
             )
     print(
-        f"verdicts: {verdicts}; contradictions with Monte Carlo: {contradictions}; "
+        f"verdicts: {verdicts}; contradictions with Monte Carlo: {contradictions}; sound interval within a factor "
+        f"2 of p on {sum(within)}/{len(within)} properties with failures; "
         f"{time.perf_counter() - start:.0f} s in all"
     )
 
