@@ -13,6 +13,7 @@ import pytest
 from probust.bench import semantic
 from probust.errors import ConfigurationError
 from probust.estimators import BranchAndBound
+from probust.estimators._bab_strata import MIN_BUDGET
 from probust.result import BabResult, Result
 
 #: A rotation of the tilted ramp: two failing tails of unequal mass, the landscape where amls loses one tail.
@@ -61,5 +62,5 @@ def test_a_two_parameter_latent_is_partitioned_and_the_result_says_nothing_is_so
 
 def test_a_too_small_budget_is_refused():
     model, x, pert, _ = case(ROTATION, 1e-3)
-    with pytest.raises(ConfigurationError, match="budget >= 32"):
+    with pytest.raises(ConfigurationError, match=f"budget >= {MIN_BUDGET}"):
         BranchAndBound().estimate(model, x, pert, budget=10, seed=0)

@@ -3,33 +3,37 @@
 The bounds cannot follow ``grid_sample`` (rotation, translation, scaling, blur: the image is resampled at
 parameter-dependent positions), so for semantic perturbations no box is ever proven safe or failing. What
 remains of branch and bound is the partition: in 1 to 4 latent parameters, boxes can be split until the
-failure boundary is resolved, and sampling box by box cannot miss a failure mode the way a splitting
-estimator's chains can (the rough-landscape failure of amls: one of two failing tails never reached). Nothing
+failure boundary is resolved, and sampling box by box keeps every region at a known sampling rate: a failure mode
+the partition misses costs accuracy and width, never coverage (where a splitting estimator's chains that never
+reach one of two failing tails give a confident wrong interval: the rough-landscape failure of amls). Nothing
 here is sound; the interval is exact in the sampling sense (Clopper-Pearson, union bound).
 
 Coordinates: u in [0, 1]^k, the latent's CDF values, so that the law of u is uniform and a box's probability is
 its volume (dyadic, exact): z = u for a uniform latent, z = Phi^-1(u) for a normal one (a composition with a
 normal latent reads its uniform parts through Phi, so z = Phi^-1(u) there too).
 
-Partition (``pilot`` x budget queries; each box gets ``DRAWS`` uniform draws, the draws of a split box are
-replaced by its children's). Multilevel, as splitting estimators are, but over boxes instead of chains: a
-level L, first the score exceeded with mass ``RHO``; split the boxes whose draws straddle L (some above,
-some not), heaviest m sqrt(f (1 - f)) first (f: their fraction above L; mass x spread, Neyman's allocation);
-once the straddling boxes weigh less than ``RHO`` x the estimated mass above L, raise L to the score exceeded
-with ``RHO`` of that mass (at most 0, the failure threshold). The partition depends only on these pilot draws.
+Partition (``PILOT`` x budget queries; each box gets ``DRAWS`` uniform draws, and a split box hands its draws to
+the children they fall in). Multilevel, as splitting estimators are, but over boxes instead of chains: a level L,
+first the score exceeded with mass ``RHO``; split the open boxes, heaviest m sqrt(f (1 - f)) first (f: Jeffreys'
+estimate of their fraction of draws above L; mass x spread, Neyman's allocation), where open means straddling L
+(some draws above, some not) or holding a draw above the previous level without being wholly above L (so that a
+second failure mode whose scores lag, the other tail of a rotation, is refined too); once the straddling boxes
+weigh at most ``RESOLVED`` x the estimated mass above L, raise L to the score exceeded with ``RHO`` of that mass
+(at most 0, the failure threshold). The partition depends only on these pilot draws.
 
-Estimate (the rest of the budget, fresh draws): the boxes fall into at most three groups by their pilot draws:
-none failing, all failing, mixed. Group g of mass M_g gets n_g draws, half in proportion to M_g and half to
-M_g sigma_g (Neyman; sigma_g^2 = q_g (1 - q_g), q_g its pilot failure fraction), each drawn from the law
-conditioned on the group (a box with probability m_b / M_g, uniform inside), so its k_g failures are
-Binomial(n_g, P(F | g)) given the partition. Then
+Estimate (the rest of the budget, fresh draws): the boxes fall into at most four groups by their pilot draws: no
+failure and no draw above the previous level (far), no failure but such a draw (near), all failing, mixed. Group g
+of mass M_g gets n_g draws in proportion to max(1 / 4G, M_g / 2 + M_g sigma_g / (2 sum_h M_h sigma_h)) (half by
+mass, half Neyman; sigma_g^2 = q_g (1 - q_g), q_g Jeffreys' estimate from its pilot draws; every group at least
+about 1/4G of the draws), each drawn from the law conditioned on the group (a box with probability m_b / M_g,
+uniform inside), so its k_g failures are Binomial(n_g, P(F | g)) given the partition. Then
 
     p = sum_g M_g P(F | g),   p_hat = sum_g M_g k_g / n_g,
     interval: sum_g M_g [CP_low, CP_high](k_g, n_g) at level 1 - (1 - confidence) / G   (union bound over the
     G groups), so it covers p with probability >= confidence whatever the partition.
 
-The half in proportion to mass keeps every group at half Monte Carlo's density at least: a failure mode the pilot
-missed is still sampled at that rate, and its share of the interval is what Monte Carlo's would be.
+The mass-proportional half keeps the far group at Monte Carlo's density or so: a failure mode the pilot missed is
+still sampled at that rate, and the interval's upper end is then about Monte Carlo's (the price of exactness).
 """
 
 from __future__ import annotations
