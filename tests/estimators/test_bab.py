@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mpmath
 import numpy as np
 import onnx
 import pytest
@@ -24,6 +25,7 @@ from probust.bounds.batched import BatchedBounds
 from probust.cli import main
 from probust.errors import ConfigurationError
 from probust.estimators import BranchAndBound
+from probust.estimators._bab_laws import ProductLaw
 from probust.result import BabResult, Result
 from probust.vnnlib import read_vnnlib
 
@@ -88,6 +90,24 @@ def test_a_linear_model_under_gaussian_noise_gets_the_normal_tail(s):
     assert res.sound_low <= p * (1 + 1e-12) and p * (1 - 1e-12) <= res.sound_high
     assert res.sound_high - res.sound_low < 3 * p and res.ci.contains(p)
     assert res.sound_low <= res.ci.low <= res.failure_probability <= res.ci.high <= res.sound_high
+
+
+def test_normal_box_masses_are_exact_in_relative_terms_deep_in_both_tails():
+    """Phi(b) - Phi(a) against mpmath at 50 digits, masses 1e-16 to 0.5. Theory for the tail formula
+    Phi(b) (1 - exp(log Phi(a) - log Phi(b))): each log_ndtr carries a relative error of a few ulp, so the
+    relative error is at most ~4 eps (|log Phi(a)| + |log Phi(b)|) / |log Phi(b) - log Phi(a)|."""
+    mpmath.mp.dps = 50
+    edges = [(-8.16, -8.0), (8.0, 8.16), (-8.16, 8.16), (5.0, 5.5), (-3.0, -2.0), (0.0, 1.0), (-1.0, 0.0),
+             (6.0, 6.001)]
+    a, b = (torch.tensor(v, dtype=torch.float64) for v in zip(*edges, strict=True))
+    mass = ProductLaw.normal(1, 1e-15).mass(a[:, None], b[:, None])
+    for (lo, hi), m in zip(edges, mass.tolist(), strict=True):
+        exact = mpmath.ncdf(hi) - mpmath.ncdf(lo)
+        lo_t, hi_t = (-hi, -lo) if lo >= 0 else (lo, hi)
+        logs = [abs(float(mpmath.log(mpmath.ncdf(v)))) for v in (lo_t, hi_t)]
+        bound = 4 * 2.0**-52 * sum(logs) / max(abs(logs[0] - logs[1]), 1e-300) + 4 * 2.0**-52
+        assert float(abs(m - exact) / exact) <= bound, (lo, hi, m, float(exact))
+    assert float(mass[0]) < 1e-15 and float(mass[0]) == pytest.approx(float(mass[1]), rel=1e-14)
 
 
 def test_a_truncated_gaussian_is_partitioned_on_its_truncation_box():
