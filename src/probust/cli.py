@@ -184,6 +184,17 @@ def _interval_cells(result: Result) -> list[str]:
     return [f"{result.failure_probability:.4g}", f"{result.ci.low:.4g}", f"{result.ci.high:.4g}"]
 
 
+def _sound_cells(result: Result) -> list[str]:
+    """bab's sound bound on p beside the interval ("-" where nothing is proven, or for other estimators)."""
+    bound = getattr(result, "sound_bound", None)
+    return [f"{bound[0]:.4g}", f"{bound[1]:.4g}"] if bound else ["-", "-"]
+
+
+#: What the sound columns mean (shown only when some result has a sound bound).
+_SOUND_NOTE = ("sound low, sound high: bab's bounds on p that hold for the model itself (the mass of the input "
+               "boxes proven failing; plus the mass left undecided), with no sampling")
+
+
 def _cost_cells(result: Result) -> list[str]:
     return [f"{result.n_queries:,}", f"{result.seconds:.2f}"]
 
@@ -212,14 +223,17 @@ _GUARANTEE_NOTE = ("model-based: the interval holds only if the estimator's chai
 
 def _print_estimates(task: _commands.Task, results: Sequence[Result], summary: dict[str, Any]) -> None:
     unfinished = sorted({r.status for r in results} & set(_STATUS_NOTES))
+    sound = any(getattr(r, "sound_bound", None) for r in results)
     table = _results_table(task, f"probust evaluate: {task.title}",
-                           ["p", "p low", "p high", "PR", "basis", "queries", "sec",
-                            *(["status"] if unfinished else [])])
+                           ["p", "p low", "p high", *(["sound low", "sound high"] if sound else []), "PR", "basis",
+                            "queries", "sec", *(["status"] if unfinished else [])])
     for index, r in zip(task.indices, results, strict=True):
-        table.add_row(*_label_cells(task, index, r), *_interval_cells(r), f"{r.pr:.6g}", r.guarantee,
-                      *_cost_cells(r), *([r.status] if unfinished else []))
+        table.add_row(*_label_cells(task, index, r), *_interval_cells(r), *(_sound_cells(r) if sound else []),
+                      f"{r.pr:.6g}", r.guarantee, *_cost_cells(r), *([r.status] if unfinished else []))
     console = _commands.stdout_console()
     console.print(table)
+    if sound:
+        console.print(Text(_SOUND_NOTE))
     for kind in sorted({r.bound_kind for r in results} & set(_BOUND_NOTES)):
         console.print(Text(_BOUND_NOTES[kind].format(confidence=task.confidence)))
     uppers = [r.unconditional_upper for r in results if r.guarantee == "model-based"]

@@ -214,11 +214,18 @@ class BabResult(Result):
     proven failing, and that plus the mass of the boxes left undecided. ``ci`` narrows it with i.i.d. draws
     inside the undecided boxes (``guarantee = "exact"``). The ``boxes_*`` count the leaves of the partition;
     ``failing_regions`` are the heaviest proven-failing boxes: counterexamples that are regions, not points.
+    Under a semantic perturbation the bounds cannot follow the image transform: nothing is proven, the sound
+    bounds are None (``sound_bound`` too) and ``ci`` is the stratified sampling interval alone.
     """
 
-    sound_low: float
-    sound_high: float
+    sound_low: float | None
+    sound_high: float | None
     boxes_failing: int
     boxes_safe: int
     boxes_undecided: int
     failing_regions: tuple[FailingRegion, ...] = ()
+
+    @property
+    def sound_bound(self) -> tuple[float, float] | None:
+        """``(sound_low, sound_high)``, or None where nothing is proven (semantic perturbations)."""
+        return None if self.sound_low is None or self.sound_high is None else (self.sound_low, self.sound_high)

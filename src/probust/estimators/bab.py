@@ -35,6 +35,14 @@ the model itself, whatever the seed.
 Bounds: CROWN over every box of a batch in one pass (``bounds.batched``; ``relaxation="ibp"`` for interval
 bounds), in float64 as PROVEN's; a box is decided only by a margin above ``DECISION_MARGIN``. Masses are
 dyadic (products of halvings), hence exact, and summed with ``math.fsum`` (correctly rounded).
+
+Other laws. Gaussian noise and truncated Gaussian noise (p = inf) are products of independent coordinates as
+well: the same partition runs over the latent box of t, x' = clip(x + sigma t), with the masses and draws of
+``_bab_laws`` (products of 1-D normal masses; inverse-CDF draws); the unbounded Gaussian's partition covers a
+box of mass 1 - delta, delta <= ``gaussian_tail``, and delta counts as undecided (diagnostics say so).
+Semantic perturbations (rotation, translation, scaling, brightness, contrast, blur, compositions): the bounds
+cannot follow their image transforms, so nothing is proven and ``sound_low`` / ``sound_high`` are None; the
+partition of their latent then serves stratified sampling only (``_bab_strata``), with an exact interval.
 """
 
 from __future__ import annotations
@@ -51,9 +59,11 @@ from ..components import Interval, Options, param, register
 from ..errors import ConfigurationError, needs_layers
 from ..intervals import ConfidenceInterval, binomial_ci
 from ..output_regions import OutputRegion, output_region
-from ..perturbations import Box, UniformLinf
+from ..perturbations import Box, Gaussian, TruncatedGaussian, UniformLinf
 from ..querying import Oracle
 from ..result import BabResult, FailingRegion
+from . import _bab_strata
+from ._bab_laws import ProductLaw
 from ._base import Estimator, Outcome
 
 #: Most coordinates of non-zero width: halving every side of a box once takes 2^D boxes, 65,536 here,
@@ -82,23 +92,29 @@ class BranchAndBound(Estimator):
         Stop splitting once the sound interval is this narrow (the mass of the undecided boxes).
     relaxation
         ``"crown"`` (default) or ``"ibp"`` (interval bounds: looser, cheaper, splits the widest side).
+    gaussian_tail
+        Under Gaussian noise, the most probability left outside the partitioned box (``_bab_laws``); it counts
+        as undecided: it is added to the sound upper bound and to the interval's upper end.
     """
 
     max_boxes: int = param(16_384, Interval(int, 1))
     split_batch: int = param(256, Interval(int, 1))
     tolerance: float = param(0.0, Interval(float, 0, 1))
     relaxation: Literal["crown", "ibp"] = param("crown", Options("crown", "ibp"))
+    gaussian_tail: float = param(1e-15, Interval(float, 0, 1, "neither"))
     name = "bab"
     guarantee = "exact"
     result_type = BabResult
     tags = frozenset({"white-box"})
 
     def _run(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
-        space = _Space.of(oracle)
+        if _bab_strata.is_semantic(oracle.perturbation):
+            return self._sampling_only(oracle, confidence, entropy)
+        space = _Space.of(oracle, self.gaussian_tail)
         rows = _Rows.of(output_region(oracle.failure, oracle.clean_output.flatten(1).shape[1]))
         bounds = BatchedBounds(oracle.model, oracle.x, self.relaxation)  # type: ignore[arg-type]
-        fresh, pool = _Boxes.cube(space.dim, 1), _Boxes.cube(space.dim, 0)  # to bound; undecided, heaviest first
-        failing, n_safe, bounded = _Boxes.cube(space.dim, 0), 0, 0
+        fresh, pool = space.root(1), space.root(0)  # to bound; undecided, heaviest first
+        failing, n_safe, bounded = space.root(0), 0, 0
         while len(fresh):
             verdict, fresh.split_dim = rows.classify(bounds, fresh, space)
             bounded += len(fresh)
@@ -107,114 +123,163 @@ class BranchAndBound(Estimator):
             pool = pool.join(fresh.take(verdict == 0)).heaviest_first()
             wide = math.fsum(pool.mass.tolist()) > self.tolerance
             heavy = min(self.split_batch, len(pool), (self.max_boxes - bounded) // 2) if wide else 0
-            fresh, pool = pool.take(slice(0, heavy)).bisect(), pool.take(slice(heavy, None))
-        m_fail, m_open = math.fsum(failing.mass.tolist()), math.fsum(pool.mass.tolist())
+            fresh, pool = pool.take(slice(0, heavy)).bisect(space.law), pool.take(slice(heavy, None))
+        m_fail, m_open, tail = math.fsum(failing.mass.tolist()), math.fsum(pool.mass.tolist()), space.law.tail
         k, n = _sample(oracle, pool, space, entropy) if len(pool) else (0, 0)
         q = binomial_ci(k, n, confidence, "clopper-pearson") if n else None
-        q_low, q_high = (q.low, q.high) if q else (0.0, 0.0)  # no undecided box: p = m_fail exactly
-        ci = ConfidenceInterval(m_fail + m_open * q_low, min(1.0, m_fail + m_open * q_high), confidence,
-                                "proven-failing mass + undecided mass x clopper-pearson")
+        q_low, q_high = (q.low, q.high) if q else (0.0, 0.0)  # no undecided box: p = m_fail (+ the tail's share)
+        ci = ConfidenceInterval(m_fail + m_open * q_low, min(1.0, m_fail + m_open * q_high + tail), confidence,
+                                "proven-failing mass + undecided mass x clopper-pearson" + (" + tail" if tail else ""))
         diagnostics = {"bound_evaluations": bounded, "mass_failing": m_fail, "mass_undecided": m_open,
-                       "undecided_draws": n, "undecided_failures": k, "dimension": space.dim}
-        extra = {"sound_low": m_fail, "sound_high": min(1.0, m_fail + m_open), "boxes_failing": len(failing),
+                       "undecided_draws": n, "undecided_failures": k, "dimension": space.dim,
+                       "law": space.law.kind, **_tail_note(tail)}
+        extra = {"sound_low": m_fail, "sound_high": min(1.0, m_fail + m_open + tail), "boxes_failing": len(failing),
                  "boxes_safe": n_safe, "boxes_undecided": len(pool), "failing_regions": space.regions(failing)}
         return Outcome(m_fail + m_open * k / max(n, 1), ci, diagnostics=diagnostics, extra=extra)
 
 
+    def _sampling_only(self, oracle: Oracle, confidence: float, entropy: int) -> Outcome:
+        """Semantic latents: the partition without bounds, stratified draws, no sound bound (``_bab_strata``)."""
+        dim = math.prod(oracle.perturbation.latent_shape(tuple(oracle.x.shape)))
+        if dim > MAX_DIMENSION:
+            raise ConfigurationError(f"bab partitions the latent, which pays in at most {MAX_DIMENSION} dimensions; "
+                                     f"this perturbation has {dim} latent parameters: use amls (or mc)")
+        if oracle.remaining < _bab_strata.MIN_BUDGET:
+            raise ConfigurationError(f"bab samples a semantic latent box by box: give budget >= "
+                                     f"{_bab_strata.MIN_BUDGET}, got {oracle.remaining}")
+        estimate, ci, diagnostics = _bab_strata.estimate(oracle, dim, confidence, self.max_boxes, self.split_batch,
+                                                         entropy)
+        extra = {"sound_low": None, "sound_high": None, "boxes_failing": 0, "boxes_safe": 0,
+                 "boxes_undecided": diagnostics["boxes"]}
+        return Outcome(estimate, ci, diagnostics={**diagnostics, "dimension": dim}, extra=extra)
+
+
+def _tail_note(tail: float) -> dict[str, object]:
+    """Diagnostics of the Gaussian tail left out of the partition (none under a bounded law)."""
+    if not tail:
+        return {}
+    return {"mass_outside_partition": tail,
+            "tail_note": "Gaussian support is unbounded: the partition covers a box of mass 1 - "
+                         "mass_outside_partition; the rest counts as undecided (added to sound_high and to the "
+                         "interval's upper end) and is not sampled"}
+
+
 @dataclasses.dataclass
 class _Boxes:
-    """Boxes ``[lo, hi]`` (N, D) of the latent cube, and the dimension each is to be split along."""
+    """Boxes ``[lo, hi]`` (N, D) of the partition coordinates, their probabilities, the dimension to split along."""
 
     lo: torch.Tensor
     hi: torch.Tensor
+    mass: torch.Tensor
     split_dim: torch.Tensor
-
-    @classmethod
-    def cube(cls, dim: int, n: int) -> _Boxes:
-        """``n`` copies of the unit cube (0 or 1)."""
-        return cls(torch.zeros(n, dim, dtype=torch.float64), torch.ones(n, dim, dtype=torch.float64),
-                   torch.zeros(n, dtype=torch.long))
 
     def __len__(self) -> int:
         return len(self.lo)
 
-    @property
-    def mass(self) -> torch.Tensor:
-        """The volume of each box: its probability, exact (a product of halvings)."""
-        return (self.hi - self.lo).prod(1)
-
     def take(self, index: torch.Tensor | slice) -> _Boxes:
-        return _Boxes(self.lo[index], self.hi[index], self.split_dim[index])
+        return _Boxes(self.lo[index], self.hi[index], self.mass[index], self.split_dim[index])
 
     def join(self, other: _Boxes) -> _Boxes:
-        return _Boxes(torch.cat([self.lo, other.lo]), torch.cat([self.hi, other.hi]),
-                      torch.cat([self.split_dim, other.split_dim]))
+        return _Boxes(*(torch.cat([getattr(self, f), getattr(other, f)]) for f in ("lo", "hi", "mass", "split_dim")))
 
     def heaviest_first(self) -> _Boxes:
         return self.take(torch.argsort(self.mass, descending=True, stable=True))
 
-    def bisect(self) -> _Boxes:
+    def bisect(self, law: ProductLaw) -> _Boxes:
         """Both halves of every box along its split dimension (all lower halves, then all upper ones)."""
         rows, dims = torch.arange(len(self)), self.split_dim
         mid = (self.lo[rows, dims] + self.hi[rows, dims]) / 2
         lower_hi, upper_lo = self.hi.clone(), self.lo.clone()
         lower_hi[rows, dims], upper_lo[rows, dims] = mid, mid
-        return _Boxes(torch.cat([self.lo, upper_lo]), torch.cat([lower_hi, self.hi]), dims.repeat(2))
+        lo, hi = torch.cat([self.lo, upper_lo]), torch.cat([lower_hi, self.hi])
+        return _Boxes(lo, hi, law.mass(lo, hi), dims.repeat(2))
 
 
 @dataclasses.dataclass(frozen=True)
 class _Space:
-    """x' = clip(lo + width u), u uniform on the unit cube; the partition runs over the ``varying`` coordinates."""
+    """x' = clip(base + scale t): the partition runs over t, the ``varying`` coordinates, which follow ``law``.
 
-    lo: torch.Tensor
-    width: torch.Tensor
+    Box, uniform-linf: base = lo, scale = width, t uniform on [0, 1] (the perturbation's own latent).
+    Gaussian: base = x, scale = sigma, t standard normal (its latent). Truncated Gaussian, p = inf: t is normal
+    on [-a, a], a = eps / sigma, and its latent is the normal z that the perturbation maps to t (``latent_of``).
+    """
+
+    base: torch.Tensor
+    scale: torch.Tensor
     varying: torch.Tensor
     clip: tuple[float, float] | None
+    law: ProductLaw
+    truncation: float | None = None  # a of a truncated Gaussian
 
     @classmethod
-    def of(cls, oracle: Oracle) -> _Space:
+    def of(cls, oracle: Oracle, gaussian_tail: float) -> _Space:
         pert = oracle.perturbation
         if not isinstance(oracle.model, torch.nn.Module):
             raise needs_layers("bab", oracle.model)
-        if not isinstance(pert, (Box, UniformLinf)):
-            raise ConfigurationError(f"bab partitions a box of uniform inputs (box, uniform-linf), got "
-                                     f"{pert.to_spec()}: use mc or amls")
-        lo, width = pert.affine_form(oracle.x.detach().double().cpu())
-        varying = torch.nonzero(width.flatten() > 0).flatten()
+        x = oracle.x.detach().double().cpu()
+        truncation = None
+        if isinstance(pert, (Box, UniformLinf)):
+            base, scale = pert.affine_form(x)
+        elif isinstance(pert, Gaussian) or (isinstance(pert, TruncatedGaussian) and pert.p == math.inf):
+            base, scale = x, torch.full_like(x, pert.sigma)
+            truncation = pert.eps / pert.sigma if isinstance(pert, TruncatedGaussian) else None
+        else:
+            raise ConfigurationError(f"bab partitions a box of independent coordinates (box, uniform-linf, gaussian, "
+                                     f"truncated-gaussian with p=inf), got {pert.to_spec()}: use mc or amls")
+        varying = torch.nonzero(scale.flatten() > 0).flatten()
         if len(varying) > MAX_DIMENSION:
             raise ConfigurationError(f"bab partitions the input box, which pays in at most {MAX_DIMENSION} dimensions; "
                                      f"this input varies in {len(varying)} coordinates: use amls (or mc)")
         if not len(varying):
             raise ConfigurationError("the box has no coordinate of non-zero width: every input is x itself")
-        return cls(lo, width, varying, pert.clip)
+        law = (ProductLaw.uniform() if isinstance(pert, (Box, UniformLinf))
+               else ProductLaw.normal(len(varying), gaussian_tail) if truncation is None
+               else ProductLaw.truncated_normal(truncation))
+        return cls(base, scale, varying, pert.clip, law, truncation)
 
     @property
     def dim(self) -> int:
         return len(self.varying)
 
-    def latent(self, z: torch.Tensor) -> torch.Tensor:
-        """Full latents (N, *x.shape) of the varying coordinates' values z (the others do not move x)."""
-        full = z.new_zeros(len(z), self.lo.numel())
-        full[:, self.varying] = z
-        return full.reshape(len(z), *self.lo.shape)
+    def root(self, n: int) -> _Boxes:
+        """``n`` copies (0 or 1) of the box the partition starts from."""
+        lo = torch.full((n, self.dim), self.law.root_lo, dtype=torch.float64)
+        hi = torch.full((n, self.dim), self.law.root_hi, dtype=torch.float64)
+        return _Boxes(lo, hi, self.law.mass(lo, hi), torch.zeros(n, dtype=torch.long))
+
+    def latent(self, t: torch.Tensor) -> torch.Tensor:
+        """The perturbation's latents (N, *x.shape) of partition points t (the other coordinates do not move x)."""
+        if self.truncation is not None:  # invert t = -sign(z) ndtri(T + ndtr(-|z|) (1 - 2T)), T = ndtr(-a)
+            edge = float(torch.special.ndtr(torch.tensor(-self.truncation, dtype=torch.float64)))
+            inner = ((torch.special.ndtr(-t.abs()) - edge) / (1 - 2 * edge)).clamp_min(1e-300)
+            t = -torch.sign(t) * torch.special.ndtri(inner)
+        full = t.new_zeros(len(t), self.base.numel())
+        full[:, self.varying] = t
+        return full.reshape(len(t), *self.base.shape)
+
+    def _points(self, t: torch.Tensor) -> torch.Tensor:
+        """base + scale t (N, x.numel()), unclipped."""
+        full = self.base.flatten().repeat(len(t), 1)
+        full[:, self.varying] += self.scale.flatten()[self.varying] * t
+        return full
 
     def sides(self, boxes: _Boxes) -> torch.Tensor:
-        """The boxes' input widths per varying coordinate: width x latent width, exact where no clip bites
+        """The boxes' input widths per varying coordinate: scale x width, exact where no clip bites
         (rounding must not break the ties of equal sides: the split, hence the partition, would depend on it)."""
-        side = self.width.flatten()[self.varying] * (boxes.hi - boxes.lo)
+        side = self.scale.flatten()[self.varying] * (boxes.hi - boxes.lo)
         if self.clip is None:
             return side
-        a, b = ((self.lo + self.width * self.latent(z)).flatten(1)[:, self.varying] for z in (boxes.lo, boxes.hi))
+        a, b = (self._points(t)[:, self.varying] for t in (boxes.lo, boxes.hi))
         return torch.where((a < self.clip[0]) | (b > self.clip[1]), b.clamp(*self.clip) - a.clamp(*self.clip), side)
 
     def regions(self, boxes: _Boxes) -> tuple[FailingRegion, ...]:
         """The ``MAX_REGIONS`` heaviest boxes as input regions."""
         heavy = boxes.heaviest_first().take(slice(0, MAX_REGIONS))
-        lo, hi = (self.inputs(z).flatten(1).tolist() for z in (heavy.lo, heavy.hi))
+        lo, hi = (self.inputs(t).flatten(1).tolist() for t in (heavy.lo, heavy.hi))
         return tuple(FailingRegion(tuple(a), tuple(b), m) for a, b, m in zip(lo, hi, heavy.mass.tolist(), strict=True))
 
-    def inputs(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.lo + self.width * self.latent(z)
+    def inputs(self, t: torch.Tensor) -> torch.Tensor:
+        x = self._points(t).reshape(len(t), *self.base.shape)
         return x if self.clip is None else x.clamp(*self.clip)
 
 
@@ -269,6 +334,6 @@ def _sample(oracle: Oracle, boxes: _Boxes, space: _Space, entropy: int) -> tuple
     for block, first in enumerate(range(0, n, _BLOCK)):
         u = torch.from_numpy(_rng.block_generator(entropy, 0, block).random((min(_BLOCK, n - first), 1 + space.dim)))
         pick = torch.searchsorted(cumulative, u[:, 0] * cumulative[-1], right=True).clamp_max(len(boxes) - 1)
-        z = boxes.lo[pick] + (boxes.hi[pick] - boxes.lo[pick]) * u[:, 1:]
-        k += int((oracle.scores(space.latent(z)) > 0).sum())
+        t = space.law.draw(boxes.lo[pick], boxes.hi[pick], u[:, 1:])
+        k += int((oracle.scores(space.latent(t)) > 0).sum())
     return k, n
