@@ -136,7 +136,7 @@ class Graph:
                     values[fx_node] = getattr(args[0], fn)(*args[1:], **kwargs)
                 else:
                     values[fx_node] = fn(*args, **kwargs)
-                deps = [n for n in fx_node.all_input_nodes if n in index]
+                deps = [n for n in fx_node.all_input_nodes if n in index]  # distinct; x * x has one
                 if not deps:
                     continue  # a constant
                 if not isinstance(values[fx_node], torch.Tensor):
@@ -207,7 +207,8 @@ class Graph:
             return Pad(tuple(args[1]), 0.0 if value is None else value), deps[:1]
         if fn in _ADD | _SUB and len(deps) == 2 and not kwargs:
             return Sum((1.0, 1.0 if fn in _ADD else -1.0)), [fx_node.args[0], fx_node.args[1]]
-        if fn in _MUL | _DIV and len(deps) == 2:
+        dep_args = [a for a in fx_node.args if isinstance(a, fx.Node) and a in deps]
+        if fn in _MUL | _DIV and len(dep_args) == 2:
             raise UnsupportedLayerError(
                 f"bound propagation cannot follow a product of two input-dependent tensors ({_describe(fx_node)})"
             )
