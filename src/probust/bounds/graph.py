@@ -6,7 +6,8 @@ are, residual ``a + b`` / ``a - b`` as ``Sum``, arithmetic with a constant as ``
 as ``Cat``, view / reshape / flatten / squeeze as ``Reshape``, permute / transpose as ``Permute``, constant
 ``pad`` as ``Pad``, torch.relu / sigmoid / tanh as their modules; shape queries (``x.size(0)``) are constants.
 Each replacement is checked against the traced operation on that batch, so a node is either followed exactly or
-refused with ``UnsupportedLayerError``. An ``nn.Sequential`` is the chain special case: node k reads node k - 1.
+refused with ``UnsupportedLayerError``. An ``nn.Sequential`` is the chain special case: node k reads node k - 1
+(built without tracing when all its layers are leaves, the same nodes fx would give, ~10 ms sooner).
 
 The backward pass (CROWN's, ``Graph.pull_back``) visits the nodes in reverse topological order and adds up the
 coefficients that reach a node from several consumers (a residual branch and its skip), which is what a linear
@@ -78,7 +79,12 @@ class _Tracer(fx.Tracer):
     """Standard torch layers (fx's default) and every layer with a rule are leaves; containers are traced through."""
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return type(m) in RULES or super().is_leaf_module(m, qualname)
+        return _is_leaf(m)
+
+
+def _is_leaf(m: nn.Module) -> bool:
+    """fx's default leaves (torch.nn's layers, not its containers) and the layers of ``bounds.layers``."""
+    return type(m) in RULES or (m.__module__.startswith("torch.nn") and not isinstance(m, nn.Sequential))
 
 
 class Graph:
@@ -96,18 +102,26 @@ class Graph:
         self.in_shape = tuple(x0.shape)
         self.nodes: list[Node] = []
         model = copy.deepcopy(model).double().eval().requires_grad_(False)
-        try:
-            traced = _Tracer().trace(model)
-        except Exception as err:  # fx refuses data-dependent control flow, among others
-            raise UnsupportedLayerError(
-                f"bound propagation cannot trace {type(model).__name__}: {str(err).splitlines()[0]}"
-            ) from None
         x = x0.detach().double().cpu()
-        # two different inputs: a replacement that mixed the batch rows would fail the check in _add
+        # two different inputs: a replacement that mixed the batch rows would fail the check in _append
         batch = torch.stack(
             [x, x + 0.01 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)]
         )
+        chain = _chain(model)
         with torch.no_grad():
+            if chain is not None:  # the special case needs no tracing (which costs ~10 ms a network)
+                for layer in chain or [nn.Identity()]:
+                    rule_for(layer)
+                    out = layer(batch)
+                    self._append(layer, [len(self.nodes) - 1], [batch], out)
+                    batch = out
+                return
+            try:
+                traced = _Tracer(autowrap_modules=()).trace(model)  # no patching of math's functions: faster
+            except Exception as err:  # fx refuses data-dependent control flow, among others
+                raise UnsupportedLayerError(
+                    f"bound propagation cannot trace {type(model).__name__}: {str(err).splitlines()[0]}"
+                ) from None
             self._convert(traced, model, batch)
 
     def _convert(self, traced: fx.Graph, model: nn.Module, batch: torch.Tensor) -> None:
@@ -158,7 +172,8 @@ class Graph:
     ) -> int:
         """Add a node after checking that ``layer`` computes what the traced operation did on the batch."""
         rule = rule_for(layer)
-        if out.shape[0] != len(ins[0]) or not torch.allclose(layer(*ins), out, rtol=1e-9, atol=1e-12):
+        replaced = fx_node is not None and fx_node.op != "call_module"  # else the layer computed ``out`` itself
+        if out.shape[0] != len(ins[0]) or replaced and not torch.allclose(layer(*ins), out, rtol=1e-9, atol=1e-12):
             raise UnsupportedLayerError(
                 f"bound propagation cannot follow {_describe(fx_node)}: it mixes the batch axis or its arguments "
                 f"are outside the supported ones ({FUNCTIONS})"
@@ -253,6 +268,19 @@ class Graph:
                 pending[i] = pending[i] + coef if i in pending else coef
         A = pending.get(INPUT, lam.new_zeros(*lam.shape[:2], *self.in_shape))
         return A, bias
+
+
+def _chain(model: nn.Module) -> list[nn.Module] | None:
+    """The layers of a (nested) ``nn.Sequential`` of leaf layers, in order; None for any other module."""
+    if not isinstance(model, nn.Sequential):
+        return None
+    layers: list[nn.Module] = []
+    for child in model.children():
+        inner = _chain(child) if isinstance(child, nn.Sequential) else [child] if _is_leaf(child) else None
+        if inner is None:
+            return None
+        layers.extend(inner)
+    return layers
 
 
 def _constant_affine(fn, args, position: int, out: torch.Tensor) -> ElementwiseAffine:
