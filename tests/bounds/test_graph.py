@@ -15,6 +15,7 @@ import probust as pb
 from probust.bounds import NetworkBounds, UnsupportedLayerError
 from probust.bounds.batched import BatchedBounds
 from probust.bounds.graph import INPUT, Graph
+from probust.bounds.layers import Cat, Sum
 from probust.bounds.relaxations import s_shaped_lines
 from probust.estimators import BranchAndBound
 
@@ -269,3 +270,29 @@ def test_proven_bounds_a_residual_sigmoid_net_soundly(relaxation):
     mc = pb.estimators.MonteCarlo(sided="lower").estimate(net, x, pert, budget=200_000, seed=0, confidence=1 - 1e-6)
     bound = pb.estimators.Proven(relaxation=relaxation).estimate(net, x, pert, budget=1)
     assert 0 < mc.ci.low <= bound.failure_probability < 10 * mc.failure_probability
+
+
+class _Constants(nn.Module):
+    """A float32 constant made in forward, a buffer, and the graph layers Sum / Cat used as modules."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin, self.sum, self.cat = nn.Linear(3, 3), Sum((1.0, -1.0)), Cat(0)
+        self.register_buffer("offset", torch.tensor([0.5, -0.5, 1.0]))
+
+    def forward(self, x):
+        h = self.sum(torch.relu(self.lin(x)), x * 2.0) + self.lin(torch.ones(1, 3)) - self.offset
+        return self.cat(h, torch.tanh(x))
+
+
+def test_constants_and_modules_of_several_inputs_are_followed():
+    net = randomise(_Constants(), 0).float()  # a float32 model: its constants are float32 too
+    x = torch.tensor([0.2, -0.1, 0.4], dtype=torch.float64)
+    box = (x - 0.3, x + 0.3)
+    network = NetworkBounds(net, x, box=box)
+    assert [type(n.layer).__name__ for n in network.graph.nodes].count("ElementwiseAffine") == 3
+    spec = torch.eye(6, dtype=torch.float64)
+    form = network.linear_bounds(spec)
+    xs = box_points(*box, 10_000, 0)
+    with torch.no_grad():  # 1e-5: the float32 model against the float64 bounds
+        assert bool((net(xs.float()).double() >= (xs - x) @ form.A.T + form.c - 1e-5).all())

@@ -101,7 +101,7 @@ class Graph:
     def __init__(self, model: nn.Module, x0: torch.Tensor) -> None:
         self.in_shape = tuple(x0.shape)
         self.nodes: list[Node] = []
-        model = copy.deepcopy(model).double().eval().requires_grad_(False)
+        model = copy.deepcopy(model).cpu().double().eval().requires_grad_(False)
         x = x0.detach().double().cpu()
         # two different inputs: a replacement that mixed the batch rows would fail the check in _append
         batch = torch.stack(
@@ -133,7 +133,7 @@ class Graph:
                     raise UnsupportedLayerError("bound propagation follows networks of one input tensor")
                 values[fx_node], index[fx_node] = batch, INPUT
             elif fx_node.op == "get_attr":
-                values[fx_node] = operator.attrgetter(fx_node.target)(model)
+                values[fx_node] = _float64(operator.attrgetter(fx_node.target)(model))
             elif fx_node.op == "output":
                 out = fx_node.args[0]
                 if not isinstance(out, fx.Node) or out not in index or not isinstance(values[out], torch.Tensor):
@@ -146,13 +146,21 @@ class Graph:
                 fn = model.get_submodule(fx_node.target) if fx_node.op == "call_module" else fx_node.target
                 if isinstance(fn, nn.Module):
                     rule_for(fn)  # an unsupported layer is named before it runs
-                if fx_node.op == "call_method":
-                    values[fx_node] = getattr(args[0], fn)(*args[1:], **kwargs)
-                else:
-                    values[fx_node] = fn(*args, **kwargs)
+                try:
+                    value = (
+                        getattr(args[0], fn)(*args[1:], **kwargs)
+                        if fx_node.op == "call_method"
+                        else fn(*args, **kwargs)
+                    )
+                except Exception as err:
+                    raise UnsupportedLayerError(
+                        f"bound propagation could not evaluate {_describe(fx_node)}: {str(err).splitlines()[0]}"
+                    ) from None
                 deps = [n for n in fx_node.all_input_nodes if n in index]  # distinct; x * x has one
                 if not deps:
-                    continue  # a constant
+                    values[fx_node] = _float64(value)  # a constant
+                    continue
+                values[fx_node] = value
                 if not isinstance(values[fx_node], torch.Tensor):
                     if fn not in _SHAPE_QUERIES and not (fn is getattr and args[1] in ("shape", "ndim")):
                         raise UnsupportedLayerError(f"bound propagation does not support {_describe(fx_node)}")
@@ -188,9 +196,13 @@ class Graph:
         """The layer computing ``fx_node`` from its input-dependent arguments ``deps`` (and which they are)."""
         out = values[fx_node]
         if isinstance(fn, nn.Module):
-            if len(fx_node.args) != 1 or kwargs or fx_node.args[0] not in deps:
-                raise UnsupportedLayerError(f"bound propagation follows layers of one input, got {_describe(fx_node)}")
-            return fn, deps
+            several = isinstance(fn, (Sum, Cat))  # the layers of several inputs
+            if kwargs or not all(a in deps for a in fx_node.args) or not (several or len(fx_node.args) == 1):
+                raise UnsupportedLayerError(
+                    f"bound propagation follows {type(fn).__name__} on input-dependent tensors only, "
+                    f"got {_describe(fx_node)} with other arguments"
+                )
+            return fn, list(fx_node.args)
         if fn in _ACTIVATIONS:
             return _ACTIVATIONS[fn](), deps[:1]
         if fn in _CATS:
@@ -270,6 +282,11 @@ class Graph:
         return A, bias
 
 
+def _float64(value):
+    """Floating tensor constants (a buffer, ``torch.ones(...)`` in forward) in the bounds' precision."""
+    return value.double() if isinstance(value, torch.Tensor) and value.is_floating_point() else value
+
+
 def _chain(model: nn.Module) -> list[nn.Module] | None:
     """The layers of a (nested) ``nn.Sequential`` of leaf layers, in order; None for any other module."""
     if not isinstance(model, nn.Sequential):
@@ -311,7 +328,7 @@ def _describe(fx_node: fx.Node | None) -> str:
         return "the network's output"
     target = fx_node.target
     if fx_node.op == "call_module":
-        return f"layer {target} ({fx_node.graph.owning_module.get_submodule(target)})"
+        return f"layer {target} (node {fx_node.name})"
     name = target if isinstance(target, str) else getattr(target, "__name__", str(target))
     kind = "method" if fx_node.op == "call_method" else "function"
     return f"{kind} {name} (node {fx_node.name})"
