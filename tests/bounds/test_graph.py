@@ -4,12 +4,14 @@ of its folded chain, the S-shaped lines are sound on every interval, and unsuppo
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import pytest
 import torch
 from graph_nets import GRAPH_NETS, graph_setup, randomise, sigmoid_mlp
 from scipy import stats
-from torch import nn
+from torch import fx, nn
 
 import probust as pb
 from probust.bounds import NetworkBounds, UnsupportedLayerError
@@ -296,3 +298,36 @@ def test_constants_and_modules_of_several_inputs_are_followed():
     xs = box_points(*box, 10_000, 0)
     with torch.no_grad():  # 1e-5: the float32 model against the float64 bounds
         assert bool((net(xs.float()).double() >= (xs - x) @ form.A.T + form.c - 1e-5).all())
+
+
+def test_a_graph_module_like_the_onnx_converter_emits_is_followed():
+    """A torch.fx GraphModule of standard layers, functions and get_attr constants (the ONNX converter's output),
+    and the fx trace of a hand-written ResNet block, which must give the module's own bounds exactly."""
+    graph, root = fx.Graph(), nn.Module()
+    root.conv, root.relu, root.fc = nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Linear(2 * 4 * 4, 3)
+    root.register_buffer("mean", torch.full((1, 1, 1, 1), 0.5))
+    x = graph.placeholder("x")
+    centred = graph.call_function(operator.sub, (x, graph.get_attr("mean")))
+    conv = graph.call_module("conv", (centred,))
+    residual = graph.call_function(torch.add, (graph.call_module("relu", (conv,)), conv))
+    graph.output(graph.call_module("fc", (graph.call_function(torch.flatten, (residual, 1)),)))
+    module = randomise(fx.GraphModule(root, graph), 0)
+    x0 = torch.rand(1, 4, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    box = (x0 - 0.2, x0 + 0.2)
+    network = NetworkBounds(module, x0, box=box)
+    assert [type(n.layer).__name__ for n in network.graph.nodes] == [
+        "ElementwiseAffine",
+        "Conv2d",
+        "ReLU",
+        "Sum",
+        "Reshape",
+        "Linear",
+    ]
+    form = network.linear_bounds(torch.eye(3, dtype=torch.float64))
+    xs = box_points(*box, 10_000, 0)
+    with torch.no_grad():
+        assert bool((module(xs) >= (xs - x0).flatten(1) @ form.A.flatten(1).T + form.c - ROUNDING).all())
+    net, x, box = graph_setup("residual-cnn", 0)
+    spec = torch.eye(3, dtype=torch.float64)
+    a, b = (NetworkBounds(m, x, box=box).linear_bounds(spec) for m in (fx.symbolic_trace(net), net))
+    assert torch.equal(a.A, b.A) and torch.equal(a.c, b.c)
