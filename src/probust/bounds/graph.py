@@ -111,7 +111,6 @@ class Graph:
         with torch.no_grad():
             if chain is not None:  # the special case needs no tracing (which costs ~10 ms a network)
                 for layer in chain or [nn.Identity()]:
-                    rule_for(layer)
                     out = layer(batch)
                     self._append(layer, [len(self.nodes) - 1], [batch], out)
                     batch = out
