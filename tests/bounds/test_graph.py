@@ -331,3 +331,31 @@ def test_a_graph_module_like_the_onnx_converter_emits_is_followed():
     spec = torch.eye(3, dtype=torch.float64)
     a, b = (NetworkBounds(m, x, box=box).linear_bounds(spec) for m in (fx.symbolic_trace(net), net))
     assert torch.equal(a.A, b.A) and torch.equal(a.c, b.c)
+
+
+class _Doubled(nn.Module):
+    """x + x (one tensor twice), an unused branch after the output's last node."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+
+    def forward(self, x):
+        y = self.lin(x + x) - x
+        torch.relu(y) * 3.0  # computed, unused
+        return y
+
+
+class _Identity(nn.Module):
+    def forward(self, x):
+        return x
+
+
+@pytest.mark.parametrize("model", [_Doubled(), _Identity()], ids=["doubled", "identity"])
+def test_affine_graphs_are_bounded_exactly(model):
+    net = randomise(model, 0)
+    x = torch.tensor([0.2, -0.1, 0.4], dtype=torch.float64)
+    form = NetworkBounds(net, x, box=(x - 0.1, x + 0.1)).linear_bounds(torch.eye(3, dtype=torch.float64))
+    xs = box_points(x - 0.1, x + 0.1, 1000, 0)
+    with torch.no_grad():
+        torch.testing.assert_close(net(xs), (xs - x) @ form.A.T + form.c, rtol=0, atol=1e-12)

@@ -137,8 +137,8 @@ class Graph:
                 out = fx_node.args[0]
                 if not isinstance(out, fx.Node) or out not in index or not isinstance(values[out], torch.Tensor):
                     raise UnsupportedLayerError("bound propagation needs a network that returns one tensor")
-                if index[out] == INPUT:
-                    self._append(nn.Identity(), [INPUT], [batch], batch)
+                if index[out] == INPUT or index[out] != len(self.nodes) - 1:  # the last node is the output
+                    self._append(nn.Identity(), [index[out]], [values[out]], values[out])
             else:
                 args = fx.node.map_arg(fx_node.args, values.__getitem__)
                 kwargs = fx.node.map_arg(fx_node.kwargs, values.__getitem__)
@@ -231,15 +231,15 @@ class Graph:
             if mode != "constant":
                 raise UnsupportedLayerError(f"bound propagation supports constant padding only, got mode {mode!r}")
             return Pad(tuple(args[1]), 0.0 if value is None else value), deps[:1]
-        if fn in _ADD | _SUB and len(deps) == 2 and not kwargs:
-            return Sum((1.0, 1.0 if fn in _ADD else -1.0)), [fx_node.args[0], fx_node.args[1]]
-        dep_args = [a for a in fx_node.args if isinstance(a, fx.Node) and a in deps]
+        dep_args = [a for a in fx_node.args if isinstance(a, fx.Node) and a in deps]  # x + x: twice
+        if fn in _ADD | _SUB and len(dep_args) == 2 and not kwargs:
+            return Sum((1.0, 1.0 if fn in _ADD else -1.0)), dep_args
         if fn in _MUL | _DIV and len(dep_args) == 2:
             raise UnsupportedLayerError(
                 f"bound propagation cannot follow a product of two input-dependent tensors ({_describe(fx_node)})"
             )
-        if len(deps) == 1 and fn in _ADD | _SUB | _MUL | _DIV | _NEG and not kwargs:
-            return _constant_affine(fn, args, fx_node.args.index(deps[0]), out), deps
+        if len(dep_args) == 1 and fn in _ADD | _SUB | _MUL | _DIV | _NEG and not kwargs:
+            return _constant_affine(fn, args, fx_node.args.index(dep_args[0]), out), dep_args
         raise UnsupportedLayerError(
             f"bound propagation does not support {_describe(fx_node)}; it follows the "
             f"layers {SUPPORTED} and the functions {FUNCTIONS}"
