@@ -32,13 +32,15 @@ class Rule:
     nonlinear = False
 
     def interval(self, layer: nn.Module, ins: list[Interval]) -> Interval:
-        """IBP: a box containing the layer's image of its input boxes, as centre ``layer(mid)`` +- its linear
-        part applied to the radius (overridden where that part is not entrywise non-negative)."""
+        """IBP: a box containing the layer's image of its input boxes, as centre ``layer(mid)`` +- ``layer(rad)``
+        (exact for linear layers without offset and non-negative weights: average pooling, reshapes; the other
+        rules override it)."""
         ((lo, hi),) = ins
         mid, rad = layer((hi + lo) / 2), layer((hi - lo) / 2)
         return mid - rad, mid + rad
 
     def relax(self, layer: nn.Module, lo: torch.Tensor, hi: torch.Tensor, in_shape: tuple[int, ...]) -> dict:
+        """A nonlinear layer's lines from the bounds ``[lo, hi]`` (B, *in_shape) of its input, for ``backward``."""
         raise NotImplementedError
 
     def backward(
@@ -49,6 +51,7 @@ class Rule:
         relaxation,
         alpha: torch.Tensor | None = None,
     ) -> tuple[list[torch.Tensor], torch.Tensor | float]:
+        """The coefficients of each input and the bias (B, m) (module docstring)."""
         raise NotImplementedError
 
 
