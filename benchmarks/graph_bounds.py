@@ -5,7 +5,8 @@
    ``NetworkBounds(model, x, box).linear_bounds(margins)`` (CROWN; alpha-CROWN on two of them), the best of
    ``--repeats`` runs (and of as many as fit in 1 s, up to 500) in a fresh process of the baseline's source
    (``git archive --baseline src``) and of this checkout's, alternated ``--rounds`` times so that machine load
-   hits both alike; printed: the medians and their ratio after / before.
+   hits both alike; printed: the medians and their ratio after / before, and whether the bounds themselves
+   (A, c) are bitwise the same.
 2. Graph nets (tests/bounds/graph_nets.py: residual MLP and CNN, concat, padded + transposed CNN, sigmoid and tanh
    MLPs): seconds per CROWN bound, and the violations of its linear lower bound and of its certified minimum
    at ``--samples`` Monte Carlo points of the box (half of them corners).
@@ -60,12 +61,13 @@ def chain_cases() -> list[tuple[str, nn.Module, torch.Tensor, tuple[torch.Tensor
     return out
 
 
-def worker(repeats: int) -> None:
-    """Print {case: best seconds} for this process's probust (the parent sets PYTHONPATH)."""
+def worker(repeats: int, save: str | None) -> None:
+    """Print {case: best seconds} for this process's probust (the parent sets PYTHONPATH); ``save``: write each
+    case's linear bound (A, c) there."""
     from probust.bounds import NetworkBounds
 
     torch.set_num_threads(1)
-    times = {}
+    times, forms = {}, {}
     for name, model, x, box in chain_cases():
         with torch.no_grad():
             y = int(model(x[None]).argmax())
@@ -75,10 +77,13 @@ def worker(repeats: int) -> None:
             while runs < repeats or spent < 1.0 and runs < 500:  # milliseconds-long bounds: many runs, best one
                 start = time.perf_counter()
                 network = NetworkBounds(model, x, box=box)
-                network.linear_bounds(spec) if relaxation == "crown" else network.alpha_crown(spec)
+                form = network.linear_bounds(spec) if relaxation == "crown" else network.alpha_crown(spec)
                 seconds = time.perf_counter() - start
                 best, runs, spent = min(best, seconds), runs + 1, spent + seconds
             times[f"{name} {relaxation}"] = best
+            forms[f"{name} {relaxation}"] = (form.A, form.c)
+    if save:
+        torch.save(forms, save)
     print(json.dumps(times))
 
 
@@ -90,17 +95,23 @@ def chain_timings(baseline: str, rounds: int, repeats: int) -> None:
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
         sources = {"before": Path(tmp) / "src", "after": ROOT / "src"}
         runs: dict[str, list[dict]] = {k: [] for k in sources}
-        for _ in range(rounds):
+        for r in range(rounds):
             for label, src in sources.items():
                 env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
+                save = ["--save", str(Path(tmp) / f"{label}.pt")] if r == 0 else []
                 out = subprocess.run(
-                    [sys.executable, __file__, "--worker", "--repeats", str(repeats)],
+                    [sys.executable, __file__, "--worker", "--repeats", str(repeats), *save],
                     env=env,
                     check=True,
                     capture_output=True,
                     text=True,
                 ).stdout
                 runs[label].append(json.loads(out.strip().splitlines()[-1]))
+        before, after = (torch.load(Path(tmp) / f"{label}.pt") for label in sources)
+        pairs = {k: list(zip(before[k], after[k], strict=True)) for k in before}
+        same = sum(all(torch.equal(a, b) for a, b in v) for v in pairs.values())
+        worst = max(float((a - b).abs().max()) for v in pairs.values() for a, b in v)
+        print(f"linear bounds (A, c) after == before, bitwise: {same} / {len(pairs)} cases (max |diff| {worst:.1e})")
     print(
         f"chains: seconds per bound, median of {rounds} processes (best of >= {repeats} runs each); before = {baseline}"
     )
@@ -158,9 +169,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--samples", type=int, default=1_000_000)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--save", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.repeats)
+        worker(args.repeats, args.save)
         return
     chain_timings(args.baseline, args.rounds, args.repeats)
     graph_soundness(args.samples)
