@@ -9,12 +9,13 @@ import copy
 import numpy as np
 import pytest
 import torch
+from graph_nets import net_and_box
 from scipy import stats
 from torch import nn
 
 from probust.bounds import ElementwiseAffine, NetworkBounds, UnsupportedLayerError
-from probust.bounds.crown import _maxpool_relaxation, _pool_geometry, _windows
 from probust.bounds.linear_form import clipped_cdf, convolution_tail
+from probust.bounds.relaxations import maxpool_lines, pool_geometry, windows
 
 #: The nets run in float64, so the linear bounds may only differ from the truth by rounding.
 ROUNDING = 1e-9
@@ -58,11 +59,7 @@ def box_points(lo: torch.Tensor, hi: torch.Tensor, n: int, seed: int) -> torch.T
 
 
 def setup(name: str, seed: int, radius: float = 0.5):
-    make, shape = NETS[name]
-    net = make(seed)
-    x = torch.rand(shape, generator=torch.Generator().manual_seed(50 + seed), dtype=torch.float64)
-    r = torch.full(shape, radius, dtype=torch.float64) * torch.linspace(0.5, 1.5, x.numel()).reshape(shape)
-    return net, x, (x - r, x + r)
+    return net_and_box(NETS, name, seed, radius)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -104,12 +101,12 @@ def test_maxpool_relaxation_lines_enclose_the_maximum(seed):
     pool = nn.MaxPool1d(4, stride=3, padding=1)
     lo = torch.randn(3, 17, generator=g, dtype=torch.float64)
     hi = lo + torch.rand(3, 17, generator=g, dtype=torch.float64) * torch.rand(3, 17, generator=g).double().round()
-    geometry = _pool_geometry(pool, (3, 17))
-    lower, upper, offset = _maxpool_relaxation(lo, hi, geometry)
+    geometry = pool_geometry(pool, (3, 17))
+    lower, upper, offset = maxpool_lines(lo, hi, geometry)
     for _ in range(200):
         h = lo + (hi - lo) * torch.rand(3, 17, generator=g, dtype=torch.float64).round()
         y = pool(h[None])[0]
-        w = torch.nan_to_num(_windows(h, geometry), neginf=0.0)  # padding has zero coefficients
+        w = torch.nan_to_num(windows(h, geometry), neginf=0.0)  # padding has zero coefficients
         assert ((lower * w).sum(1) <= y + ROUNDING).all()
         assert ((upper * w).sum(1) + offset >= y - ROUNDING).all()
 

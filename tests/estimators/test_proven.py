@@ -108,8 +108,8 @@ def test_relaxation_is_validated():
         (small_relu_net(0), pb.perturbations.Gaussian(sigma=0.1), pb.ConfigurationError, "bounded noise"),
         (lambda xb: xb @ torch.ones(2, 3), pb.perturbations.UniformLinf(eps=0.1), pb.ConfigurationError,
          "torch.nn.Module"),
-        (nn.Sequential(nn.Linear(2, 4), nn.Sigmoid(), nn.Linear(4, 3)).eval(), pb.perturbations.UniformLinf(eps=0.1),
-         UnsupportedLayerError, "Sigmoid"),
+        (nn.Sequential(nn.Linear(2, 4), nn.GELU(), nn.Linear(4, 3)).eval(), pb.perturbations.UniformLinf(eps=0.1),
+         UnsupportedLayerError, "GELU"),
         (small_relu_net(0), pb.perturbations.UniformL2(eps=0.1, clip=(0, 1)), pb.ConfigurationError, "unclipped"),
     ],
 )

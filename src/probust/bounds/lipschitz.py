@@ -29,7 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .crown import NetworkBounds, double_layers
+from .crown import NetworkBounds
+from .graph import Graph
+from .ops import UnsupportedLayerError
 
 #: Relative inflation of computed spectral norms (float64 eigvalsh error is ~1e-13 relative here).
 NORM_SLACK = 1e-9
@@ -71,6 +73,18 @@ def _block_matrix(block: list[nn.Module], in_shape: tuple[int, ...]) -> torch.Te
     return (h[1:] - h[:1]).T
 
 
+def _chain_layers(graph: Graph) -> list[nn.Module]:
+    """The layers of a chain whose only activation is the ReLU (the product formula above needs both)."""
+    if not graph.is_chain():
+        raise UnsupportedLayerError("Lipschitz constants follow chains of layers (an nn.Sequential), not residual "
+                                    "or concatenated branches; use proven")
+    for node in graph.nodes:
+        if isinstance(node.layer, (nn.Sigmoid, nn.Tanh)):
+            name = type(node.layer).__name__
+            raise UnsupportedLayerError(f"Lipschitz constants support ReLU activations, not {name}")
+    return [node.layer for node in graph.nodes]
+
+
 @torch.no_grad()
 def lipschitz_of_rows(
     model: nn.Module, x0: torch.Tensor, rows: torch.Tensor, box: tuple[torch.Tensor, torch.Tensor] | None = None,
@@ -87,11 +101,8 @@ def lipschitz_of_rows(
         raise ValueError("give the box either as box=(lo, hi) or as network=NetworkBounds(..., box=...)")
     if network is None and box is not None:
         network = NetworkBounds(model, x0, box=box)
-    if network is None:
-        layers, shapes = double_layers(model, x0)
-        shapes, out_shape = shapes[:-1], shapes[-1]
-    else:
-        layers, shapes, out_shape = network.layers, network.shapes, network.out_shape
+    graph = Graph(model, x0) if network is None else network.graph
+    layers, shapes, out_shape = _chain_layers(graph), [node.in_shapes[0] for node in graph.nodes], graph.out_shape
     x0 = x0.detach().double().cpu()
     relus = [(k, shapes[k]) for k, layer in enumerate(layers) if isinstance(layer, nn.ReLU)]
     # a neuron is dead on the box where its pre-activation upper bound is <= 0 (all alive globally)

@@ -23,7 +23,8 @@ the smaller of its CROWN and alpha-CROWN terms (both sound), so alpha-CROWN is n
 
 The result is a deterministic upper bound on the failure probability (a lower bound on PR) that holds
 for the model itself: ``bound_kind="deterministic"``, ``ci = [0, bound]``. No model queries are made.
-Supports the layers of ``bounds.crown`` (Linear, Conv2d, BatchNorm, ReLU, max / average pooling...), the
+Supports the networks ``bounds.graph`` follows (chains or graphs of Linear, Conv2d, BatchNorm, ReLU, sigmoid,
+tanh, max / average pooling, residual sums, concatenations...), the
 properties of ``output_regions.output_region`` and bounded noise: UniformLinf (one radius or one per
 coordinate) and Box with any clip, TruncatedGaussian with p=inf, UniformL2 without clip (law="exact" only).
 """
