@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -115,6 +116,17 @@ def test_store_rejects_a_duplicate_result(tmp_path):
         with pytest.raises(sqlite3.IntegrityError):
             store.add(cid, 0, None, res)
         assert store.results(cid)[0][2] == res
+
+
+def test_workers_without_dask_name_the_extra(tmp_path, capsys, monkeypatch):
+    """Dask is the ``distributed`` extra: --workers without it is one line naming the extra, exit 2."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else real(name, *a))
+    args = ["campaign", "run", "--model", "digits-mlp", "--dataset", "digits", "--indices", "0:2",
+            "--perturbation", "uniform-linf:eps=0.25,clip=0:1", "--budget", "100", "--quiet", "--workers", "2"]
+    assert main([*args, "--db", str(tmp_path / "c.db")]) == 2
+    err = capsys.readouterr().err
+    assert "probust[distributed]" in err and len(err.strip().splitlines()) == 1
 
 
 def test_results_are_identical_in_process_and_on_two_dask_workers(tmp_path):

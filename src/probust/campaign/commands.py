@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
+import importlib.util
 import json
 from typing import Any
 
@@ -86,6 +87,9 @@ def _check_workers(args: argparse.Namespace) -> None:
 def _execute(task: Any, estimator: Any, store: ResultsStore, campaign: str, scale: dict[str, Any],
              options: dict[str, Any]) -> None:
     """Run the campaign's unfinished inputs, in this process or on Dask as ``scale`` says, storing each."""
+    if (scale["workers"] or scale["scheduler"] is not None) and importlib.util.find_spec("distributed") is None:
+        raise ConfigurationError("running on Dask workers (--workers / --scheduler, or a resumed campaign's stored "
+                                 "worker count) needs Dask: pip install 'probust[distributed]', or --workers 0")
     done = store.finished(campaign)
     remaining = [i for i in task.indices if i not in done]
     store.set_execution(campaign, scale)
