@@ -127,7 +127,7 @@ def _sensitivity(report: dict[str, Any], claim: ReliabilityClaim) -> str:
     rows = [[r["variant"], f"{r['pfd']:.3g}", f"{r['pfd_lower']:.3g}", f"{r['pfd_upper']:.3g}", f"{r['pfh_upper']:.3g}",
              f"{r['hazardous_demands']} / {r['demands']}", f"{r['seconds']:.0f}"] for r in sens["rows"]]
     factors = [[k, f"{v:.3g}"] for k, v in sens["factors"].items()]
-    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.4 * len(rows)))
+    fig, ax = plt.subplots(figsize=(9, 0.6 + 0.4 * len(rows)))
     names = [r["variant"] for r in sens["rows"]]
     ax.barh(names, [r["pfh_upper"] for r in sens["rows"]], color="C0", alpha=0.4, label="upper bound")
     shown = [(r["pfh"], r["variant"]) for r in sens["rows"] if r["pfh"] > 0]
@@ -137,7 +137,7 @@ def _sensitivity(report: dict[str, Any], claim: ReliabilityClaim) -> str:
     ax.set_xscale("log")
     ax.set_xlabel("hazardous advisories per flight hour")
     ax.invert_yaxis()
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     fig.tight_layout()
     return ("<h2>Sensitivity of the claim</h2>"
             + html_table(["variant", "pfd", "lower bound", "upper bound", "PFH upper bound", "demands with theta > 0",
@@ -149,7 +149,7 @@ def _sensitivity(report: dict[str, Any], claim: ReliabilityClaim) -> str:
 
 def _properties(rows: list[dict[str, Any]]) -> str:
     body = [[r["network"], r["property"], r["published"],
-             r["verdict"] + (f" ({r['witness']})" if r["verdict"] == "violated" else ""),
+             r["verdict"] + (_WITNESS.get(r["witness"], "") if r["verdict"] == "violated" else ""),
              f"[{r['sound_low']:.3g}, {r['sound_high']:.3g}]", f"{r['estimate']:.3g}",
              f"{r['mass_upper']:.3g}", f"{r['violation_under_profile_upper']:.3g}", f"{r['seconds']:.1f}",
              "yes" if r["contradiction"] else "no"] for r in rows]
@@ -163,6 +163,11 @@ def _properties(rows: list[dict[str, Any]]) -> str:
             + html_table(["network", "property", "published", "probust", "sound bounds", "estimate",
                           "box mass under profile (upper)", "violation under profile (upper)", "seconds",
                           "contradiction"], body))
+
+
+#: How a violation was shown, in the table's few words.
+_WITNESS = {"counterexample confirmed by onnxruntime": " (confirmed counterexample)",
+            "failing region proved": " (failing region proved)"}
 
 
 def _pair(pair: dict[str, Any]) -> str:
