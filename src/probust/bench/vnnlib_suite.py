@@ -44,7 +44,7 @@ from ..model_loading import load_model, model_input_shape
 from ..result import Result
 from ..vnnlib import VnnlibCase, read_vnnlib
 
-__all__ = ["Instance", "Verdict", "contradicts", "read_instances", "register", "run_suite", "verdict"]
+__all__ = ["Instance", "Verdict", "contradicts", "read_instances", "register", "run_suite", "spread", "verdict"]
 
 #: Boxes of one property at most (a row of the database is instance x MAX_BOXES + box).
 MAX_BOXES = 10_000
@@ -88,6 +88,13 @@ def read_instances(path: str | Path, verdicts: str | Path | None = None) -> list
     if not out:
         raise DataError(f"instance list {path} has no instance")
     return out
+
+
+def spread(instances: list[Instance], limit: int | None) -> list[Instance]:
+    """``limit`` instances spread evenly over the list (every k-th), the same every run; all with None."""
+    if limit is None or limit >= len(instances):
+        return instances
+    return instances[:: max(1, len(instances) // limit)][:limit]
 
 
 def _verdicts(path: str | Path) -> dict[tuple[str, str], str]:
@@ -212,6 +219,8 @@ def register(commands: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--db", default="vnnlib-suite.db", metavar="PATH", help="results database (resumable)")
     p.add_argument("--verdicts", metavar="CSV", help="published verdicts (columns network, property, verdict)")
+    p.add_argument("--limit", type=_commands.count, metavar="N", help="run N instances spread over the list "
+                                                                      "(every k-th; default: all)")
     p.add_argument("--json", metavar="PATH", help="write every instance's verdict as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=suite_command)
@@ -237,7 +246,9 @@ def suite_command(args: argparse.Namespace, argv: list[str]) -> int:
     estimators = [_commands.make_estimator(spec, None) for spec in _specs(args.estimators)]
     if args.json:
         check_output_path(args.json)
-    instances = read_instances(args.instances, args.verdicts)
+    if args.limit is not None and args.limit < 1:
+        raise ConfigurationError(f"--limit must be >= 1, got {args.limit}")
+    instances = spread(read_instances(args.instances, args.verdicts), args.limit)
     source = hashlib.sha256(Path(args.instances).read_bytes()).hexdigest()
     rows: list[dict[str, Any]] = []
     table = Table("estimator", "instances", "as layers", "violated", "cx confirmed", "proved", "undecided",

@@ -37,7 +37,7 @@ from torch import nn
 from .. import _rng
 from .._version import __version__
 from ..api import estimate
-from ..bench.vnnlib_suite import Instance, contradicts, read_instances, run_suite
+from ..bench.vnnlib_suite import Instance, contradicts, read_instances, run_suite, spread
 from ..campaign import ResultsStore
 from ..estimators.bab import BranchAndBound
 from ..intervals import ConfidenceInterval, binomial_ci
@@ -181,10 +181,8 @@ def _reference(drawn: Demands, i: int) -> int:
 # -- formal requirements ------------------------------------------------------------------------------
 def instances(limit: int | None = None) -> list[Instance]:
     """The 186 VNN-COMP 2021 instances with their published verdicts; ``limit``: a spread over them."""
-    rows = read_instances(acasxu.data_dir() / "acasxu_instances.csv", acasxu.data_dir() / "published_verdicts.csv")
-    if limit is None:
-        return rows
-    return rows[:: max(1, len(rows) // limit)][:limit]
+    return spread(read_instances(acasxu.data_dir() / "acasxu_instances.csv",
+                                 acasxu.data_dir() / "published_verdicts.csv"), limit)
 
 
 def check_properties(settings: Settings, store: ResultsStore, demands: Demands,
