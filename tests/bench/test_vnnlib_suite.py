@@ -66,3 +66,21 @@ def test_bad_input_exits_2(suite, tmp_path, capsys, content, flags, message):
     assert main(["vnnlib-suite", str(listing), "--db", str(db), "--quiet", *flags]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_boxes_of_many_inputs_are_weighted_by_log_volume():
+    """Two 784-D boxes (volumes underflow to 0 in floating point) weighted 2^784 : 1 by their log-volumes."""
+    import torch
+
+    import probust as pb
+    from probust.bench.vnnlib_suite import verdict
+    from probust.vnnlib import VnnlibCase
+
+    model = torch.nn.Linear(784, 2)
+    region = pb.OutputRegion.halfspace([1.0, -1.0])
+    cases = [VnnlibCase((0.0,) * 784, (w,) * 784, region) for w in (0.06, 0.03)]
+    results = [pb.estimate(model, c.centre().float(), c.perturbation(), failure=region, budget=200, seed=0)
+               for c in cases]
+    v = verdict(cases, results, [0, 0])
+    assert v.estimate == pytest.approx(results[0].failure_probability)  # the smaller box weighs 2^-784
+    assert v.verdict in ("undecided", "violated")

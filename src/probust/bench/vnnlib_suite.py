@@ -128,9 +128,10 @@ def _sound(result: Result) -> tuple[float, float] | None:
 
 def verdict(cases: list[VnnlibCase], results: list[Result], confirmed: list[int]) -> Verdict:
     """One instance's verdict from its boxes' results and the counterexamples confirmed on each box."""
-    volumes = [math.prod(h - lo for lo, h in zip(c.lo, c.hi, strict=True) if h > lo) for c in cases]
-    total = sum(volumes)
-    weights = [v / total for v in volumes]
+    # log-volumes: the volume of a 784-D box of side 0.06 underflows to 0
+    logs = [math.fsum(math.log(h - lo) for lo, h in zip(c.lo, c.hi, strict=True) if h > lo) for c in cases]
+    scaled = [math.exp(v - max(logs)) for v in logs]
+    weights = [v / math.fsum(scaled) for v in scaled]
     estimate_p = sum(w * r.failure_probability for w, r in zip(weights, results, strict=True))
     bounds = [_sound(r) for r in results]
     low = high = None
