@@ -29,11 +29,10 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .graph import INPUT, Graph
+from .graph import CHUNK_ELEMENTS, INPUT, Graph
 
 Relaxation = Literal["crown", "ibp"]
 #: Floats of one backward tensor (box x row x neuron) per chunk of boxes: ~64 MB in float64.
-_CHUNK_ELEMENTS = 8_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,12 +60,12 @@ class BatchedBounds:
     def __init__(self, model: nn.Module, x0: torch.Tensor, relaxation: Relaxation = "crown") -> None:
         self.graph = Graph(model, x0)
         self.out_shape, self.relaxation = self.graph.out_shape, relaxation
-        self.widest = max(torch.Size(s).numel() for node in self.graph.nodes for s in (*node.in_shapes, node.out_shape))
+        self.widest = self.graph.widest
 
     def __call__(self, lo: torch.Tensor, hi: torch.Tensor, spec: torch.Tensor) -> BoxBounds:
         """Bounds over the boxes ``[lo[b], hi[b]]`` (B, *x0.shape) of the rows of ``spec`` (m, n_outputs)."""
         rows = 2 * self.widest if self.relaxation == "crown" else 1
-        size = max(1, _CHUNK_ELEMENTS // (rows * max(self.widest, spec.shape[0])))
+        size = max(1, CHUNK_ELEMENTS // (rows * max(self.widest, spec.shape[0])))
         parts = [
             self._bounds(a, b, spec.double())
             for a, b in zip(lo.double().split(size), hi.double().split(size), strict=True)

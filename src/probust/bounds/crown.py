@@ -49,7 +49,7 @@ import torch
 from torch import nn
 
 from . import relaxations as rx
-from .graph import INPUT, Graph
+from .graph import CHUNK_ELEMENTS, INPUT, Graph
 from .ops import UnsupportedLayerError
 
 __all__ = ["LinearBound", "NetworkBounds", "Objective", "UnsupportedLayerError", "crown_linear_bounds"]
@@ -145,15 +145,17 @@ class NetworkBounds:
         self, start: int, lo: torch.Tensor, hi: torch.Tensor, idx: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Intersect [lo, hi] with CROWN's bounds of the output of node ``start`` at the flat neuron indices idx."""
-        n = idx.numel()
-        rows = torch.zeros(n, lo.numel(), dtype=lo.dtype)
-        rows[torch.arange(n), idx] = 1.0
-        rows = rows.reshape(n, *lo.shape)
-        bound = self._backward(start, torch.cat([rows, -rows]))  # lower bounds of h_i and of -h_i
-        both = self.lower(bound.A, bound.c)
         shape = lo.shape
         lo, hi = lo.flatten().clone(), hi.flatten().clone()
-        lo[idx], hi[idx] = torch.maximum(lo[idx], both[:n]), torch.minimum(hi[idx], -both[n:])
+        # rows in chunks: a conv net's 2 x 10^4 rows x 10^5 coefficients would take gigabytes in one pass
+        for part in idx.split(max(1, CHUNK_ELEMENTS // (2 * self.graph.widest))):
+            n = part.numel()
+            rows = torch.zeros(n, lo.numel(), dtype=lo.dtype)
+            rows[torch.arange(n), part] = 1.0
+            rows = rows.reshape(n, *shape)
+            bound = self._backward(start, torch.cat([rows, -rows]))  # lower bounds of h_i and of -h_i
+            both = self.lower(bound.A, bound.c)
+            lo[part], hi[part] = torch.maximum(lo[part], both[:n]), torch.minimum(hi[part], -both[n:])
         return lo.reshape(shape), hi.reshape(shape)
 
     @torch.no_grad()

@@ -28,6 +28,8 @@ from .ops import RULES, SUPPORTED, Rule, UnsupportedLayerError, rule_for
 
 #: The network's input, as a node index.
 INPUT = -1
+#: Elements of one coefficient tensor at most (64 MB in float64): rows of a backward pass go in chunks of this.
+CHUNK_ELEMENTS = 8_000_000
 
 _ADD = {operator.add, torch.add, "add"}
 _SUB = {operator.sub, torch.sub, "sub"}
@@ -122,6 +124,11 @@ class Graph:
                     f"bound propagation cannot trace {type(model).__name__}: {str(err).splitlines()[0]}"
                 ) from None
             self._convert(traced, model, batch)
+
+    @property
+    def widest(self) -> int:
+        """The most values of one input or output of any node (a backward row's widest coefficient)."""
+        return max(torch.Size(s).numel() for node in self.nodes for s in (*node.in_shapes, node.out_shape))
 
     def _convert(self, traced: fx.Graph, model: nn.Module, batch: torch.Tensor) -> None:
         values: dict[fx.Node, object] = {}
