@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import math
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -321,6 +322,12 @@ def _write_report(task: _commands.Task, argv: list[str], results: Sequence[Resul
 
 
 # -- entry point ---------------------------------------------------------------------------------------
+def _warn_on_one_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: Any = None, line: str | None = None) -> None:
+    """A warning as the command's user reads it: ``warning: ...`` on one line (not Python's file:line + source)."""
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``probust`` command line and return its exit status.
 
@@ -337,11 +344,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     keep_freed_memory()  # the command owns its process: reuse activation buffers (about 2x faster on CPU)
     try:
-        try:
-            args = build_parser().parse_args(argv)
-        except SystemExit as done:  # --help and --version print and exit
-            return int(done.code or 0)
-        return args.handler(args, argv)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warn_on_one_line
+            try:
+                args = build_parser().parse_args(argv)
+            except SystemExit as done:  # --help and --version print and exit
+                return int(done.code or 0)
+            return args.handler(args, argv)
     except ProbustError as err:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, whatever the message
         return EXIT_ERROR
