@@ -31,11 +31,11 @@ from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
-import scipy.stats
 import torch
 from torch import nn
 
 from ._deprecation import renamed_constants
+from ._scipy import stats
 from .components import Interval, Options, param, register
 from .errors import ConfigurationError, ModelError, ProbustError
 from .properties import Property, _strict
@@ -209,7 +209,7 @@ def _correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def _ranks(a: torch.Tensor) -> torch.Tensor:
     # Average ranks: gradient x input is exactly 0 on every black pixel, so ties are the rule, and torch has no
     # tie-averaging rank; scipy's rankdata does it along an axis.
-    ranks = scipy.stats.rankdata(a.detach().cpu().double().numpy(), axis=-1, method="average")
+    ranks = stats.rankdata(a.detach().cpu().double().numpy(), axis=-1, method="average")
     return torch.from_numpy(np.asarray(ranks)).to(a.device, a.dtype)
 
 

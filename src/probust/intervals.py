@@ -22,9 +22,9 @@ import math
 from typing import Literal
 
 import numpy as np
-from scipy import optimize, special, stats
 
 from ._deprecation import renamed_constants
+from ._scipy import optimize, special, stats
 from .errors import ConfigurationError
 
 Sided = Literal["two-sided", "upper", "lower"]

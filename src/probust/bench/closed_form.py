@@ -23,8 +23,8 @@ import math
 import mpmath
 import numpy as np
 import torch
-from scipy import optimize, stats
 
+from .._scipy import optimize, stats
 from ..perturbations import Gaussian, Perturbation, UniformL2, UniformLinf
 
 

@@ -63,8 +63,8 @@ from collections.abc import Callable, Mapping
 import mpmath
 import numpy as np
 import torch
-from scipy import integrate, optimize, stats
 
+from .._scipy import integrate, optimize, stats
 from ..perturbations import Gaussian, Perturbation, UniformLinf
 from .closed_form import irwin_hall_tail
 

@@ -30,8 +30,8 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy import special
 
+from .._scipy import special
 from .relu_net import ReluNet, line_failure_intervals
 
 #: Gaussian outer coordinates are integrated over [-K sigma, K sigma] (the line itself over +-40 sigma).

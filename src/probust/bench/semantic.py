@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import integrate, optimize, special
 
+from .._scipy import integrate, optimize, special
 from ..perturbations import (
     Brightness,
     Compose,

@@ -20,7 +20,8 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy import signal, stats
+
+from .._scipy import signal, stats
 
 #: Absolute allowance for floating-point error of the FFT convolutions.
 FFT_SLACK = 1e-12

@@ -33,9 +33,9 @@ import math
 from collections.abc import Callable, Sequence
 
 import torch
-from scipy import stats
 
 from .. import _rng
+from .._scipy import stats
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval, binomial_ci
 from ..properties import Property

@@ -35,9 +35,9 @@ import math
 
 import numpy as np
 import torch
-from scipy import stats
 
 from .. import _rng
+from .._scipy import stats
 from ..components import Interval
 from ..querying import Oracle
 

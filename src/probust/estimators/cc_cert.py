@@ -33,8 +33,8 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy import special
 
+from .._scipy import special
 from ..components import Interval, param, register
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval

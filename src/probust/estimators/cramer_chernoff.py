@@ -44,8 +44,8 @@ from typing import Literal
 
 import numpy as np
 import torch
-from scipy import optimize, special, stats
 
+from .._scipy import optimize, special, stats
 from ..bounds import NetworkBounds
 from ..bounds.linear_form import clipped_cdf, convolution_tail
 from ..bounds.lipschitz import lipschitz_of_rows

@@ -45,8 +45,8 @@ import math
 
 import numpy as np
 import torch
-from scipy import optimize, stats
 
+from .._scipy import optimize, stats
 from ..components import PROBABILITY, Interval, Options, param, register
 from ..intervals import ConfidenceInterval, binomial_ci
 from ..querying import Oracle

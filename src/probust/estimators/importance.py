@@ -32,8 +32,8 @@ import dataclasses
 import math
 
 import torch
-from scipy import stats
 
+from .._scipy import stats
 from ..components import PROBABILITY, Interval, param, register
 from ..intervals import ConfidenceInterval
 from ..querying import Oracle

@@ -36,8 +36,8 @@ from typing import Literal
 
 import numpy as np
 import torch
-from scipy import special
 
+from .._scipy import special
 from ..bounds import LinearBound, NetworkBounds
 from ..bounds.linear_form import clipped_cdf, convolution_tail, hoeffding_tail, l2_ball_tail
 from ..components import Options, param, register

@@ -34,8 +34,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from scipy import stats
-
+from .._scipy import stats
 from ..components import PROBABILITY, param, register
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval

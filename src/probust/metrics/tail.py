@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize, special
 
+from .._scipy import optimize, special
 from ..errors import ConfigurationError
 
 

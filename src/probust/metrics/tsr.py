@@ -21,8 +21,8 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy import stats
 
+from .._scipy import stats
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval, check_confidence
 from ..serialisation import Serialisable

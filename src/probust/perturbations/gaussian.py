@@ -17,8 +17,8 @@ import math
 
 import numpy as np
 import torch
-from scipy import special
 
+from .._scipy import special
 from ..components import Options, param, register
 from ._base import POSITIVE, Perturbation
 

@@ -19,8 +19,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from scipy import special, stats
-
+from .._scipy import special, stats
 from ..errors import ConfigurationError
 from ..intervals import check_confidence
 from ._common import check_count, check_probability, smallest_integer

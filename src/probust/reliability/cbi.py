@@ -30,8 +30,8 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy import optimize
 
+from .._scipy import optimize
 from ..errors import ConfigurationError
 from ..intervals import check_confidence
 from ..serialisation import Serialisable

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats
-
+from .._scipy import stats
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval, binomial_ci, check_confidence
 from ._common import check_count, check_probability, smallest_integer

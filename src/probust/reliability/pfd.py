@@ -48,9 +48,9 @@ import math
 from typing import Literal
 
 import numpy as np
-from scipy import optimize, special
 
 from .._deprecation import renamed_constants
+from .._scipy import optimize, special
 from ..errors import ConfigurationError
 from ..intervals import ConfidenceInterval, check_confidence
 from ..metrics import OperationalProfile, weighted_pfd

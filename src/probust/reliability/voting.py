@@ -33,8 +33,8 @@ import dataclasses
 import re
 
 import numpy as np
-from scipy import stats
 
+from .._scipy import stats
 from ..errors import ConfigurationError
 from ..metrics import OperationalProfile
 from ..serialisation import Serialisable
