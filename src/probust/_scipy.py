@@ -24,8 +24,9 @@ class _OnFirstUse:
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("__"):
             raise AttributeError(attr)
-        self.__dict__.update(vars(importlib.import_module(self._name)))
-        return self.__dict__[attr] if attr in self.__dict__ else getattr(importlib.import_module(self._name), attr)
+        module = importlib.import_module(self._name)
+        self.__dict__.update(vars(module))
+        return getattr(module, attr)
 
     def __repr__(self) -> str:
         return f"<{self._name}, imported on first use>"

@@ -11,7 +11,9 @@ import pytest
 import torch
 import yaml
 
+from probust.bench import vnnlib_suite as suite_module
 from probust.case_study import acasxu
+from probust.case_study import study as study_module
 from probust.case_study.run import run_study
 from probust.case_study.study import Settings, instances
 from probust.cli import main
@@ -99,9 +101,15 @@ def test_reduced_study_is_consistent(study):
     assert (out / "reliability.html").stat().st_size > 0
 
 
-def test_a_second_run_resumes_every_campaign(study):
+def test_a_second_run_resumes_every_campaign(study, monkeypatch):
     """The campaigns are in the database: a rerun estimates nothing again and gives the same numbers."""
     out, report = study
+
+    def no_estimate(*args, **kwargs):
+        raise AssertionError("a resumed study estimated a finished demand or property again")
+
+    monkeypatch.setattr(study_module, "estimate", no_estimate)
+    monkeypatch.setattr(suite_module, "estimate", no_estimate)
     again = run_study(TINY, out)
     for name, campaign in report["campaigns"].items():
         assert again["campaigns"][name]["theta"] == campaign["theta"]

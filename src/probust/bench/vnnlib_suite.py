@@ -24,6 +24,7 @@ import functools
 import hashlib
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,11 +53,13 @@ MAX_BOXES = 10_000
 
 @dataclasses.dataclass(frozen=True)
 class Instance:
-    """One row of an instance list; ``published`` is ``"holds"`` / ``"violated"`` when the list says so."""
+    """One row of an instance list; ``published`` is ``"holds"`` / ``"violated"`` where the verdicts say so.
+
+    VNN-COMP's third column, a timeout, is not applied: ``--budget`` bounds the work of each box.
+    """
 
     network: Path
     property: Path
-    timeout: float | None
     published: str | None = None
 
     @property
@@ -81,10 +84,7 @@ def read_instances(path: str | Path, verdicts: str | Path | None = None) -> list
             for file in (network, prop):
                 if not file.is_file():
                     raise DataError(f"{path}:{k}: file not found: {file}")
-            timeout = float(row[2]) if len(row) > 2 and row[2].strip() else None
-            verdict = row[2].strip() if len(row) > 2 and row[2].strip() in ("holds", "violated") else None
-            out.append(Instance(network, prop, None if verdict else timeout,
-                                verdict or published.get((network.name, prop.name))))
+            out.append(Instance(network, prop, published.get((network.name, prop.name))))
     if not out:
         raise DataError(f"instance list {path} has no instance")
     return out
@@ -265,11 +265,12 @@ def suite_command(args: argparse.Namespace, argv: list[str]) -> int:
                              "published": inst.published, "layers": layers, **dataclasses.asdict(v),
                              "contradiction": contradicts(inst.published, v.verdict)})
             mine = [r for r in rows if r["estimator"] == est.to_spec()]
-            table.add_row(est.to_spec(), str(len(mine)), str(sum(r["layers"] for r in mine)),
-                          *(str(sum(r["verdict"] == k for r in mine)) for k in ("violated",)),
-                          f"{sum(r['confirmed'] for r in mine)} / {sum(r['counterexamples'] for r in mine)}",
-                          *(str(sum(r["verdict"] == k for r in mine)) for k in ("proved", "undecided")),
-                          str(sum(r["contradiction"] for r in mine)), f"{time.perf_counter() - start:.1f}")
+            count = {key: sum(r[key] for r in mine) for key in ("layers", "confirmed", "counterexamples",
+                                                                  "contradiction")}
+            verdicts = Counter(r["verdict"] for r in mine)
+            table.add_row(est.to_spec(), str(len(mine)), str(count["layers"]), str(verdicts["violated"]),
+                          f"{count['confirmed']} / {count['counterexamples']}", str(verdicts["proved"]),
+                          str(verdicts["undecided"]), str(count["contradiction"]), f"{time.perf_counter() - start:.1f}")
     _commands.stdout_console().print(table)
     if args.json:
         write_json_atomic(args.json, {"instances": args.instances, "budget": args.budget, "confidence": confidence,

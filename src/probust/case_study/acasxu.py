@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import operator
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -142,20 +143,16 @@ def hazard_region(reference: int, channels: int = 1) -> OutputRegion | None:
     hazardous = hazardous_advisories(reference)
     if not hazardous:
         return None
-    width = 5 * channels
-    region = None
-    for c in range(channels):
-        rows = []
-        for h in hazardous:
-            halves = []
-            for k in set(range(5)) - set(hazardous):
-                a = [0.0] * width
-                a[5 * c + k], a[5 * c + h] = 1.0, -1.0
-                halves.append((a, 0.0))
-            rows.append(OutputRegion.polytope([a for a, _ in halves], [b for _, b in halves]))
-        channel = functools.reduce(lambda p, q: p | q, rows)
-        region = channel if region is None else region & channel
-    return region
+    safe = [k for k in range(5) if k not in hazardous]
+
+    def row(c: int, h: int, k: int) -> list[float]:  # y_k - y_h of channel c
+        return [float(i == 5 * c + k) - float(i == 5 * c + h) for i in range(5 * channels)]
+
+    def channel(c: int) -> OutputRegion:  # some h in H scores at most every safe advisory
+        return functools.reduce(operator.or_, (OutputRegion.polytope([row(c, h, k) for k in safe], [0.0] * len(safe))
+                                               for h in hazardous))
+
+    return functools.reduce(operator.and_, (channel(c) for c in range(channels)))
 
 
 # -- sensor noise ---------------------------------------------------------------------------------------

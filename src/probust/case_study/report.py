@@ -197,7 +197,8 @@ def _change(report: dict[str, Any], claim: ReliabilityClaim) -> str:
                  f"{claim.confidence:g}: {change['demands_for_target']:,} (classical; "
                  f"CBI with the stated prior: {_cbi(claim)}).")
     if "next_band" in change:
-        items.append(f"Next SIL band up, {change['next_band']} (PFH below {change['next_band_pfh']:g}): "
+        items.append(f"Next SIL band up, {change['next_band']} (below {change['next_band_limit']:g}, "
+                     f"{change['next_band_measure']}): "
                      f"{change['demands_for_next_band']:,} failure-free demands, or white-box evidence bounding theta "
                      "soundly on the profile's support (bab on the latent box of each network).")
     return "<h2>What would change the claim</h2><ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +37,7 @@ from .. import _rng
 from .._version import __version__
 from ..api import estimate
 from ..bench.vnnlib_suite import Instance, contradicts, read_instances, run_suite, spread
+from ..bounds import ElementwiseAffine
 from ..campaign import ResultsStore
 from ..estimators.bab import BranchAndBound
 from ..intervals import ConfidenceInterval, binomial_ci
@@ -45,9 +45,12 @@ from ..perturbations import Gaussian
 from ..reliability import ReliabilityClaim, assess, operational_pfd
 from ..reliability.classical import demands_needed
 from ..reliability.pfd import OperationalPfd
-from ..reliability.thresholds import sil_from_pfh
+from ..reliability.redundancy import diversity_ratio
+from ..reliability.thresholds import better_sil
 from ..result import Result
+from ..training import train
 from ..vnnlib import read_vnnlib
+from ..zoo import ArrayDataset
 from . import acasxu
 from .acasxu import Advisor, Demands, EncounterProfile, SensorNoise
 
@@ -145,12 +148,13 @@ def run_variant(
     campaign = store.create(config, list(range(m)))
     done = store.finished(campaign)
     perturbation = Gaussian(sigma=1.0)
+    references = _references(drawn)
     for i in range(m):
         if i in done:
             continue
         prev, tau = int(drawn.prev[i]), int(drawn.tau[i])
         s = torch.tensor(drawn.states[i] / np.array(noise.sigma), dtype=torch.float32)
-        reference = _reference(drawn, i)
+        reference = int(references[i])
         nets = [acasxu.network(prev, tau)] if channels is None else channels(prev, tau)
         region = acasxu.hazard_region(reference, len(nets))
         seed = _rng.derive_seed(settings.seed, i)
@@ -170,12 +174,15 @@ def run_variant(
                    pfd)
 
 
-def _reference(drawn: Demands, i: int) -> int:
-    """The ACAS Xu network's advisory at the noise-free state of demand i."""
-    x = acasxu.normalise(torch.tensor(drawn.states[i : i + 1], dtype=torch.float32))
+def _references(drawn: Demands) -> np.ndarray:
+    """The ACAS Xu network's advisory at the noise-free state of every demand (one pass per network)."""
+    x = acasxu.normalise(torch.tensor(drawn.states, dtype=torch.float32)).reshape(-1, 1, 1, 5)
+    out = np.zeros(len(drawn), dtype=np.int64)
     with torch.inference_mode():
-        scores = acasxu.network(int(drawn.prev[i]), int(drawn.tau[i]))(x.reshape(1, 1, 1, 5)).reshape(1, 5)
-    return int(scores.argmin(1))
+        for prev, tau in set(zip(drawn.prev.tolist(), drawn.tau.tolist(), strict=True)):
+            rows = np.flatnonzero((drawn.prev == prev) & (drawn.tau == tau))
+            out[rows] = acasxu.network(prev, tau)(x[rows]).reshape(len(rows), 5).argmin(1).numpy()
+    return out
 
 
 # -- formal requirements ------------------------------------------------------------------------------
@@ -221,10 +228,6 @@ def train_second_channel(settings: Settings) -> tuple[nn.Module, dict[str, Any]]
     that the trainer's conventions hold; its scores are negated logits, so that its advisory is the minimum
     as for ACAS Xu.
     """
-    from ..bounds import ElementwiseAffine
-    from ..training import train
-    from ..zoo import ArrayDataset
-
     rng = np.random.default_rng(settings.seed + 1)
     domain = acasxu.PROFILES["verification-domain"]
     states = dataclasses.replace(domain, prev=(1.0, 0, 0, 0, 0), tau=(1.0,) + (0.0,) * 8)
@@ -262,10 +265,9 @@ def pair(variants: dict[str, Variant]) -> dict[str, Any]:
     """
     a, b, both = (variants[k] for k in ("pair: N_1,1", "pair: second", "pair: 1oo2"))
     independence = a.pfd.pfd * b.pfd.pfd
-    ratio = both.pfd.pfd / independence if independence > 0 else (math.inf if both.pfd.pfd > 0 else math.nan)
     return {"channel_a": a.pfd.to_dict(), "channel_b": b.pfd.to_dict(), "system": both.pfd.to_dict(),
             "independent_sensors": float(np.mean(a.thetas * b.thetas)), "independence": independence,
-            "diversity_ratio": ratio, "demands": len(a.results)}
+            "diversity_ratio": diversity_ratio(both.pfd.pfd, independence), "demands": len(a.results)}
 
 
 # -- the claim and what would change it ------------------------------------------------------------------
@@ -291,14 +293,14 @@ def summarise_variants(settings: Settings, variants: list[Variant]) -> dict[str,
              "hazardous_demands": int((v.thetas > 0).sum()), "seconds": v.seconds}
             for v in variants]
 
-    def spread(names: list[str]) -> float:
+    def ratio(names: list[str]) -> float:
         values = [r["pfh_upper"] for r in rows if r["variant"] in names]
         return max(values) / min(values) if len(values) > 1 and min(values) > 0 else 1.0
 
     nominal = rows[0]
     factors = {
-        "sensor noise": spread([r["variant"] for r in rows if r["variant"].startswith(("nominal", "noise"))]),
-        "operational profile": spread([r["variant"] for r in rows if r["variant"].startswith(("nominal", "profile"))]),
+        "sensor noise": ratio([r["variant"] for r in rows if r["variant"].startswith(("nominal", "noise"))]),
+        "operational profile": ratio([r["variant"] for r in rows if r["variant"].startswith(("nominal", "profile"))]),
         "statistical uncertainty (upper bound / max(estimate, zero-failure floor))":
             nominal["pfd_upper"] / max(nominal["pfd"], variants[0].pfd.floor),
     }
@@ -309,16 +311,12 @@ def next_band(settings: Settings, claim_: ReliabilityClaim) -> dict[str, Any]:
     """What would move the claim: failure-free demands for the target and for the next better SIL band."""
     out: dict[str, Any] = {"refuted": claim_.refuted, "target_pfd": claim_.target_pfd,
                            "demands_for_target": demands_needed(claim_.target_pfd, settings.confidence)}
-    limits = [h for h in _SIL_PFH_LIMITS if claim_.pfh_upper is not None and h < claim_.pfh_upper]
-    if limits:  # the best band the bound does not reach yet, one step up
-        pfh = max(limits)
-        out.update(next_band=sil_from_pfh(pfh * 0.999).name, next_band_pfh=pfh,
-                   demands_for_next_band=demands_needed(pfh / settings.demand_rate, settings.confidence))
+    band = better_sil(claim_.sil)
+    if band is not None:  # the band's limit on the mode's measure, as a pfd
+        pfd = band.high if claim_.mode == "low-demand" else band.high / settings.demand_rate
+        out.update(next_band=band.name, next_band_limit=band.high, next_band_measure=band.measure,
+                   demands_for_next_band=demands_needed(pfd, settings.confidence))
     return out
-
-
-#: Upper limits of the PFH bands SIL 1..4 (IEC 61508-1, Table 3: high demand or continuous mode).
-_SIL_PFH_LIMITS = (1e-5, 1e-6, 1e-7, 1e-8)
 
 
 def second_channel_bytes(module: nn.Module) -> bytes:

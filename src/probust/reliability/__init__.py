@@ -37,11 +37,11 @@ _EXPORTS = {
     **dict.fromkeys(("Cell", "OperationalPfd", "kl_upper_bound", "operational_pfd"), "pfd"),
     **dict.fromkeys(("fit_profile", "profile_cells"), "profile"),
     **dict.fromkeys(("failure_rate", "mission_reliability", "parse_duration", "parse_rate"), "rates"),
-    **dict.fromkeys(("Redundancy", "one_out_of_two"), "redundancy"),
+    **dict.fromkeys(("Redundancy", "diversity_ratio", "one_out_of_two"), "redundancy"),
     **dict.fromkeys(("SyntheticCampaign", "synthetic_campaign"), "synthetic"),
     **dict.fromkeys(("Voting", "beta_factor", "k_out_of_n", "parse_voting"), "voting"),
-    **dict.fromkeys(("Band", "aviation_class", "demand_mode", "sil_band", "sil_from_pfd", "sil_from_pfh"),
-                    "thresholds"),
+    **dict.fromkeys(("Band", "aviation_class", "better_sil", "demand_mode", "sil_band", "sil_from_pfd",
+                     "sil_from_pfh"), "thresholds"),
 }
 __all__ = sorted(_EXPORTS)
 

@@ -29,7 +29,7 @@ from ..metrics import OperationalProfile
 from ..serialisation import Serialisable
 from .pfd import Method, OperationalPfd, operational_pfd
 
-__all__ = ["Redundancy", "one_out_of_two"]
+__all__ = ["Redundancy", "diversity_ratio", "one_out_of_two"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,5 +75,10 @@ def one_out_of_two(
     system = operational_pfd(product, cells, profile, undecided=flags[0] & flags[1], confidence=confidence,
                              method=method, seed=seed)
     independent = channels[0].pfd * channels[1].pfd
-    ratio = system.pfd / independent if independent > 0 else (math.inf if system.pfd > 0 else math.nan)
-    return Redundancy(channels[0].pfd, channels[1].pfd, system, independent, ratio, shared_noise)
+    return Redundancy(channels[0].pfd, channels[1].pfd, system, independent, diversity_ratio(system.pfd, independent),
+                      shared_noise)
+
+
+def diversity_ratio(system: float, independent: float) -> float:
+    """``system / independent``: inf when only the independence figure is 0, nan when both are."""
+    return system / independent if independent > 0 else (math.inf if system > 0 else math.nan)

@@ -33,8 +33,8 @@ from typing import Literal
 from ..errors import ConfigurationError
 from ..serialisation import Serialisable
 
-__all__ = ["ARCHITECTURE_CAVEAT", "AVIATION_CAVEAT", "Band", "aviation_class", "demand_mode", "sil_band",
-           "sil_from_pfd", "sil_from_pfh"]
+__all__ = ["ARCHITECTURE_CAVEAT", "AVIATION_CAVEAT", "Band", "aviation_class", "better_sil", "demand_mode",
+           "sil_band", "sil_from_pfd", "sil_from_pfh"]
 
 Mode = Literal["low-demand", "high-demand"]
 HOURS_PER_YEAR = 8760.0
@@ -100,6 +100,21 @@ def sil_from_pfh(pfh: float) -> Band:
     """
     return _sil(_check(pfh, "the PFH"), _SIL_PFH, "PFH per hour, high-demand or continuous mode",
                 "IEC 61508-1 Table 3")
+
+
+def better_sil(band: Band) -> Band | None:
+    """The SIL band one step better than ``band`` (of :func:`sil_from_pfd` or :func:`sil_from_pfh`); None from
+    SIL 4 on. Its ``high`` is what the measure must fall below.
+
+    Examples
+    --------
+    >>> better_sil(sil_from_pfh(0.146)).name, better_sil(sil_from_pfd(5e-3)).high, better_sil(sil_from_pfh(5e-9))
+    ('SIL 1', 0.001, None)
+    """
+    table, of = (_SIL_PFD, sil_from_pfd) if band.standard.endswith("Table 2") else (_SIL_PFH, sil_from_pfh)
+    if band.level is None or band.level >= table[0][0]:
+        return None
+    return of(next(low for level, low, _ in table if level == band.level + 1))
 
 
 def demand_mode(demand_rate: float) -> Mode:
